@@ -1,0 +1,179 @@
+use serde::{Deserialize, Serialize};
+
+/// Drift incident lifecycle (spec §6.2, §3.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentStatus {
+    Detected,
+    Acknowledged,
+    Stabilized,
+    Reconciled,
+    Closed,
+    Expired,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    #[error("an incident in state {from:?} can not move to {to:?}")]
+    NotAllowed {
+        from: IncidentStatus,
+        to: IncidentStatus,
+    },
+    #[error("the incident is {0:?}, which is final")]
+    Final(IncidentStatus),
+}
+
+impl IncidentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Detected => "detected",
+            Self::Acknowledged => "acknowledged",
+            Self::Stabilized => "stabilized",
+            Self::Reconciled => "reconciled",
+            Self::Closed => "closed",
+            Self::Expired => "expired",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// Open incidents still demand action: they hold the environment's drift status and may
+    /// block promotions. Closed, expired and cancelled ones are history.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            Self::Detected | Self::Acknowledged | Self::Stabilized | Self::Reconciled
+        )
+    }
+
+    /// The transitions a user may make (spec §6.2 `VALID_TRANSITIONS`).
+    pub fn allowed_next(self) -> &'static [IncidentStatus] {
+        use IncidentStatus::*;
+        match self {
+            Detected => &[Acknowledged, Closed],
+            Acknowledged => &[Stabilized, Reconciled, Closed],
+            Stabilized => &[Reconciled, Closed],
+            Reconciled => &[Closed],
+            Closed | Expired | Cancelled => &[],
+        }
+    }
+
+    /// Checks a transition. An admin may force any move out of an open state (spec §6.2
+    /// "Admin Override"), but nothing leaves a final state, not even for an admin.
+    pub fn transition(
+        self,
+        to: IncidentStatus,
+        admin_override: bool,
+    ) -> Result<Self, TransitionError> {
+        if !self.is_open() {
+            return Err(TransitionError::Final(self));
+        }
+        if self.allowed_next().contains(&to) || (admin_override && to != self) {
+            Ok(to)
+        } else {
+            Err(TransitionError::NotAllowed { from: self, to })
+        }
+    }
+}
+
+/// Incident severity, from the number of affected workflows (spec §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn for_affected(count: u64) -> Self {
+        match count {
+            10.. => Self::Critical,
+            5..=9 => Self::High,
+            2..=4 => Self::Medium,
+            _ => Self::Low,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+            Self::Critical => "critical",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IncidentStatus::*;
+    use super::*;
+
+    const ALL: [IncidentStatus; 7] = [
+        Detected,
+        Acknowledged,
+        Stabilized,
+        Reconciled,
+        Closed,
+        Expired,
+        Cancelled,
+    ];
+
+    #[test]
+    fn every_pair_follows_the_spec_table() {
+        let allowed = [
+            (Detected, Acknowledged),
+            (Detected, Closed),
+            (Acknowledged, Stabilized),
+            (Acknowledged, Reconciled),
+            (Acknowledged, Closed),
+            (Stabilized, Reconciled),
+            (Stabilized, Closed),
+            (Reconciled, Closed),
+        ];
+        for from in ALL {
+            for to in ALL {
+                let got = from.transition(to, false);
+                if allowed.contains(&(from, to)) {
+                    assert_eq!(got, Ok(to), "{from:?} -> {to:?}");
+                } else {
+                    assert!(got.is_err(), "{from:?} -> {to:?} should be refused");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn admin_override_never_leaves_a_final_state() {
+        assert_eq!(Detected.transition(Reconciled, true), Ok(Reconciled));
+        assert_eq!(Reconciled.transition(Acknowledged, true), Ok(Acknowledged));
+        assert_eq!(
+            Closed.transition(Detected, true),
+            Err(TransitionError::Final(Closed))
+        );
+        assert_eq!(
+            Expired.transition(Closed, true),
+            Err(TransitionError::Final(Expired))
+        );
+        assert!(Detected.transition(Detected, true).is_err());
+    }
+
+    #[test]
+    fn severity_thresholds() {
+        let cases = [
+            (0, Severity::Low),
+            (1, Severity::Low),
+            (2, Severity::Medium),
+            (4, Severity::Medium),
+            (5, Severity::High),
+            (9, Severity::High),
+            (10, Severity::Critical),
+            (500, Severity::Critical),
+        ];
+        for (n, want) in cases {
+            assert_eq!(Severity::for_affected(n), want, "{n} affected");
+        }
+    }
+}
