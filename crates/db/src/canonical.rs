@@ -1,0 +1,1 @@
+//! canonical: written with issue 4.

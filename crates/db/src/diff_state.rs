@@ -1,0 +1,1 @@
+//! diff_state: written with issue 4.

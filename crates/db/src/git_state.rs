@@ -1,0 +1,1 @@
+//! git_state: written with issue 4.

@@ -1,0 +1,1 @@
+//! hash_registry: written with issue 4.

@@ -1,0 +1,1 @@
+//! notify: written with issue 4.

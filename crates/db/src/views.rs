@@ -1,0 +1,1 @@
+//! views: written with issue 4.

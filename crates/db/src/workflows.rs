@@ -1,0 +1,1 @@
+//! workflows: written with issue 4.
