@@ -1,0 +1,7 @@
+//! The schedulers that have work today. Spec §9.1 lists more (drift detection, TTL expiry,
+//! health checks, rollups, …); each is added here together with the engine code it drives,
+//! so the status view never shows a scheduler that ticks without doing anything.
+
+mod retention;
+
+pub use retention::RetentionCleanup;

@@ -1,0 +1,6 @@
+//! Worker integration tests: each test gets its own migrated database (wfops_test_support).
+
+mod common;
+mod queue;
+mod schedulers;
+mod stale;
