@@ -1,0 +1,201 @@
+#![doc = include_str!("../README.md")]
+
+pub mod auth;
+pub mod bootstrap;
+pub mod envelope;
+pub mod error;
+pub mod extract;
+pub mod middleware;
+pub mod openapi;
+pub mod ratelimit;
+pub mod routes;
+pub mod telemetry;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::http::Method;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer, Route};
+use wfops_config::{Cipher, Config};
+use wfops_db::{embedded, migrate, Db};
+use wfops_tenancy::JwtKeys;
+
+pub use error::ApiError;
+
+/// Everything a handler needs, shared by all workers.
+#[derive(Debug)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub cipher: Cipher,
+    pub jwt: JwtKeys,
+    /// Requests per minute per tenant (checked after authentication).
+    pub tenant_limiter: ratelimit::RateLimiter,
+    /// Requests per minute per client IP (checked before anything else).
+    pub ip_limiter: ratelimit::RateLimiter,
+}
+
+impl AppState {
+    /// Fails when a secret is missing: call [`Config::ensure_local_secrets`] first for the
+    /// embedded default.
+    pub fn new(config: Config, db: Db) -> Result<Self, ApiError> {
+        let secrets = config
+            .secrets()
+            .map_err(|e| ApiError::Startup(e.to_string()))?;
+        Ok(Self {
+            db,
+            cipher: secrets.cipher,
+            jwt: JwtKeys::new(secrets.jwt_secret.expose().as_bytes()),
+            tenant_limiter: ratelimit::RateLimiter::new(config.rate_limit_per_minute),
+            ip_limiter: ratelimit::RateLimiter::new(config.rate_limit_per_minute),
+            config: Arc::new(config),
+        })
+    }
+}
+
+type MakeRoute = fn() -> Route;
+
+macro_rules! route {
+    ($method:ident, $handler:path) => {
+        (
+            Method::$method,
+            (|| web::route().method(Method::$method).to($handler)) as MakeRoute,
+        )
+    };
+}
+
+/// Every route of the API: one entry per path, with its methods. `configure` registers
+/// exactly this table and the OpenAPI test checks every entry against the document.
+pub fn route_table() -> Vec<(&'static str, Vec<(Method, MakeRoute)>)> {
+    use routes::*;
+    vec![
+        ("/api/v1/health", vec![route!(GET, health::live)]),
+        ("/api/v1/health/ready", vec![route!(GET, health::ready)]),
+        ("/api/v1/openapi.json", vec![route!(GET, health::openapi)]),
+        ("/api/v1/auth/login", vec![route!(POST, auth::login)]),
+        ("/api/v1/auth/logout", vec![route!(POST, auth::logout)]),
+        ("/api/v1/auth/me", vec![route!(GET, auth::me)]),
+        (
+            "/api/v1/api-keys",
+            vec![route!(GET, api_keys::list), route!(POST, api_keys::create)],
+        ),
+        (
+            "/api/v1/api-keys/{id}",
+            vec![route!(DELETE, api_keys::revoke)],
+        ),
+        (
+            "/api/v1/environments",
+            vec![
+                route!(GET, environments::list),
+                route!(POST, environments::create),
+            ],
+        ),
+        (
+            "/api/v1/environments/{id}",
+            vec![
+                route!(GET, environments::get),
+                route!(PATCH, environments::update),
+                route!(DELETE, environments::delete),
+            ],
+        ),
+        ("/api/v1/schedulers", vec![route!(GET, schedulers::list)]),
+    ]
+}
+
+/// `(method, path)` of every registered route.
+pub fn registered_routes() -> Vec<(Method, &'static str)> {
+    route_table()
+        .into_iter()
+        .flat_map(|(path, methods)| methods.into_iter().map(move |(m, _)| (m, path)))
+        .collect()
+}
+
+/// Registers the state, the extractor error handlers and every route (with an enveloped 405
+/// per path).
+pub fn configure(state: &web::Data<AppState>, cfg: &mut web::ServiceConfig) {
+    let limit = state.config.max_body_bytes;
+    cfg.app_data(state.clone())
+        .app_data(extract::json_config(limit))
+        .app_data(extract::payload_config(limit))
+        .app_data(extract::path_config())
+        .app_data(extract::query_config());
+    for (path, methods) in route_table() {
+        let allowed = methods
+            .iter()
+            .map(|(m, _)| m.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut resource =
+            web::resource(path).default_service(web::to(middleware::method_not_allowed(allowed)));
+        for (_, make) in methods {
+            resource = resource.route(make());
+        }
+        cfg.service(resource);
+    }
+}
+
+/// Builds the HTTP server on `listener`. `workers = 0` uses actix's default (one per core).
+pub fn server(
+    state: web::Data<AppState>,
+    listener: TcpListener,
+    workers: usize,
+) -> std::io::Result<actix_web::dev::Server> {
+    let mut http = HttpServer::new(move || {
+        let config = state.config.clone();
+        App::new()
+            .configure(|cfg| configure(&state, cfg))
+            .default_service(web::to(middleware::not_found))
+            .wrap(middleware::cors(&config))
+            .wrap(from_fn(middleware::ip_rate_limit))
+            .wrap(middleware::security_headers(&config))
+            .wrap(from_fn(middleware::request_log))
+    });
+    if workers > 0 {
+        http = http.workers(workers);
+    }
+    Ok(http.listen(listener)?.run())
+}
+
+/// Resolves the database (embedded when `DATABASE_URL` is unset), fills local secrets, applies
+/// the migrations and connects the pool as the application role.
+pub async fn prepare(mut config: Config) -> Result<(Config, Db), ApiError> {
+    let startup = |what: &str, e: &dyn std::fmt::Display| ApiError::Startup(format!("{what}: {e}"));
+    config
+        .ensure_local_secrets()
+        .map_err(|e| startup("configuration", &e))?;
+    let admin_url = match &config.database_url {
+        Some(url) => url.expose().clone(),
+        None => {
+            let home = config.home.clone();
+            let cluster = tokio::task::spawn_blocking(move || embedded::ensure(&home))
+                .await
+                .map_err(|e| startup("embedded PostgreSQL", &e))?
+                .map_err(|e| startup("embedded PostgreSQL", &e))?;
+            cluster.database_url()
+        }
+    };
+    let applied = migrate::run(&admin_url)
+        .await
+        .map_err(|e| startup("migrations", &e))?;
+    if !applied.is_empty() {
+        tracing::info!(migrations = ?applied, "applied migrations");
+    }
+    let db = Db::connect(&admin_url, config.db_pool_size)
+        .await
+        .map_err(|e| startup("database", &e))?;
+    Ok((config, db))
+}
+
+/// `serve`: prepare, then answer HTTP on `API_BIND` until SIGINT/SIGTERM.
+pub async fn run(config: Config) -> std::io::Result<()> {
+    let (config, db) = prepare(config).await.map_err(std::io::Error::other)?;
+    let state = web::Data::new(AppState::new(config, db).map_err(std::io::Error::other)?);
+    let listener = TcpListener::bind(state.config.api_bind)?;
+    tracing::info!(
+        bind = %state.config.api_bind,
+        public_url = %state.config.public_url,
+        "WorkflowOps API listening"
+    );
+    server(state, listener, 0)?.await
+}

@@ -1,0 +1,64 @@
+//! The OpenAPI 3 document, generated from the handlers' `#[utoipa::path]` annotations.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "WorkflowOps API",
+        description = "GitOps control plane for n8n. Authenticate with `Authorization: Bearer <JWT or API key>`.",
+    ),
+    paths(
+        routes::health::live,
+        routes::health::ready,
+        routes::health::openapi,
+        routes::auth::login,
+        routes::auth::logout,
+        routes::auth::me,
+        routes::api_keys::list,
+        routes::api_keys::create,
+        routes::api_keys::revoke,
+        routes::environments::list,
+        routes::environments::get,
+        routes::environments::create,
+        routes::environments::update,
+        routes::environments::delete,
+        routes::schedulers::list,
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "health", description = "Liveness, readiness and this document"),
+        (name = "auth", description = "Login, logout and the current caller"),
+        (name = "api-keys", description = "Tenant API keys for automation (admin)"),
+        (name = "environments", description = "Connected n8n instances (spec §11.3)"),
+        (name = "schedulers", description = "Status of the periodic schedulers (spec §9)"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT or wfo_ API key")
+                    .description(Some(
+                        "A JWT from POST /api/v1/auth/login, or a tenant API key `wfo_<prefix>_<secret>`",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}

@@ -1,0 +1,90 @@
+mod common;
+
+use common::spawn_app;
+use reqwest::Method;
+use serde_json::Value;
+
+fn doc() -> Value {
+    serde_json::to_value(wfops_api::openapi::document()).unwrap()
+}
+
+#[test]
+fn every_registered_route_is_documented_and_nothing_else() {
+    let doc = doc();
+    let paths = doc["paths"].as_object().unwrap();
+    let registered = wfops_api::registered_routes();
+    for (method, path) in &registered {
+        let op = &paths
+            .get(*path)
+            .unwrap_or_else(|| panic!("{path} is registered but not in the OpenAPI document"))
+            [method.as_str().to_lowercase()];
+        assert!(op.is_object(), "{method} {path} is not documented");
+    }
+    let documented: usize = paths
+        .values()
+        .map(|item| {
+            ["get", "post", "put", "patch", "delete"]
+                .iter()
+                .filter(|m| item.get(**m).is_some())
+                .count()
+        })
+        .sum();
+    assert_eq!(
+        documented,
+        registered.len(),
+        "the document lists routes that are not served"
+    );
+}
+
+#[test]
+fn protected_routes_declare_auth_and_error_responses() {
+    let doc = doc();
+    assert_eq!(doc["openapi"].as_str().unwrap().chars().next(), Some('3'));
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    for (method, path) in wfops_api::registered_routes() {
+        let op = &doc["paths"][path][method.as_str().to_lowercase()];
+        let security = op["security"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{path}"));
+        let public = path.starts_with("/api/v1/health")
+            || path == "/api/v1/openapi.json"
+            || path == "/api/v1/auth/login";
+        let needs_bearer = security.iter().any(|s| s.get("bearer").is_some());
+        assert_eq!(
+            needs_bearer, !public,
+            "{method} {path}: security {security:?}"
+        );
+        let responses = op["responses"].as_object().unwrap();
+        if !public {
+            assert!(
+                responses.contains_key("401"),
+                "{method} {path} documents no 401"
+            );
+        }
+        if let Some(err) = responses.get("401") {
+            let schema = &err["content"]["application/json"]["schema"]["$ref"];
+            assert!(
+                schema.as_str().unwrap_or_default().ends_with("/ErrorBody"),
+                "{method} {path}: {err}"
+            );
+        }
+    }
+    // secrets are write-only in the schema: no response schema has an api_key property
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let view = &schemas["EnvironmentView"]["properties"];
+    assert!(view.get("api_key").is_none() && view.get("git_token").is_none());
+    assert!(view.get("has_api_key").is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_document_is_served() {
+    let app = spawn_app().await;
+    let resp = app
+        .call(Method::GET, "/api/v1/openapi.json", None, None)
+        .await;
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.json(), doc());
+}
