@@ -119,6 +119,11 @@ pub async fn status(conn: &mut Conn) -> Result<MigrationStatus> {
     })
 }
 
+/// The digest of the migrations folder this binary was built with (see `build.rs`). Test
+/// templates are named by it, so a stale binary can never build a template for newer files.
+pub const MIGRATIONS_DIGEST: &str = env!("WFOPS_MIGRATIONS_DIGEST");
+pub use crate::migrations_digest::migrations_digest;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,5 +157,27 @@ mod tests {
             applied: vec!["1".into()],
         };
         assert!(current.is_up_to_date());
+    }
+
+    #[test]
+    fn the_baked_digest_is_the_folder_s_digest() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
+        assert_eq!(MIGRATIONS_DIGEST, migrations_digest(&dir).unwrap());
+    }
+
+    #[test]
+    fn digest_changes_with_any_migration_byte() {
+        let dir = std::env::temp_dir().join(format!("wfops-digest-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("0001_a")).unwrap();
+        std::fs::write(dir.join("0001_a/up.sql"), "create table a ();").unwrap();
+        let first = migrations_digest(&dir).unwrap();
+        assert_eq!(first, migrations_digest(&dir).unwrap());
+        std::fs::write(dir.join("0001_a/up.sql"), "create table b ();").unwrap();
+        let second = migrations_digest(&dir).unwrap();
+        assert_ne!(first, second);
+        std::fs::create_dir_all(dir.join("0002_b")).unwrap();
+        std::fs::write(dir.join("0002_b/up.sql"), "").unwrap();
+        assert_ne!(second, migrations_digest(&dir).unwrap());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
