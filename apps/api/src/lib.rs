@@ -34,6 +34,10 @@ pub struct AppState {
     pub tenant_limiter: ratelimit::RateLimiter,
     /// Requests per minute per client IP (checked before anything else).
     pub ip_limiter: ratelimit::RateLimiter,
+    /// Wakes the Server-Sent Events streams; fed by [`routes::sse::spawn_listener`].
+    pub sse: Arc<routes::sse::Hub>,
+    /// For the use-cases answered within a request (onboarding preflight and completion).
+    pub engine: wfops_engine::EngineCtx,
 }
 
 impl AppState {
@@ -43,13 +47,22 @@ impl AppState {
         let secrets = config
             .secrets()
             .map_err(|e| ApiError::Startup(e.to_string()))?;
+        let config = Arc::new(config);
+        let engine = wfops_engine::EngineCtx::new(
+            db.clone(),
+            config.clone(),
+            secrets.cipher.clone(),
+            config.home.join("git-cache"),
+        );
         Ok(Self {
             db,
+            engine,
             cipher: secrets.cipher,
             jwt: JwtKeys::new(secrets.jwt_secret.expose().as_bytes()),
             tenant_limiter: ratelimit::RateLimiter::new(config.rate_limit_per_minute),
             ip_limiter: ratelimit::RateLimiter::new(config.rate_limit_per_minute),
-            config: Arc::new(config),
+            sse: Arc::new(routes::sse::Hub::new()),
+            config,
         })
     }
 }
@@ -100,6 +113,82 @@ pub fn route_table() -> Vec<(&'static str, Vec<(Method, MakeRoute)>)> {
             ],
         ),
         ("/api/v1/schedulers", vec![route!(GET, schedulers::list)]),
+        (
+            "/api/v1/environments/{id}/sync",
+            vec![route!(POST, canonical::sync_environment)],
+        ),
+        (
+            "/api/v1/canonical/sync/request",
+            vec![route!(POST, canonical::sync_request)],
+        ),
+        (
+            "/api/v1/canonical/sync-repo",
+            vec![route!(POST, canonical::sync_repo)],
+        ),
+        (
+            "/api/v1/canonical/workflows",
+            vec![route!(GET, canonical::list)],
+        ),
+        (
+            "/api/v1/canonical/workflows/{id}",
+            vec![route!(GET, canonical::get)],
+        ),
+        (
+            "/api/v1/canonical/untracked",
+            vec![route!(GET, canonical::untracked)],
+        ),
+        (
+            "/api/v1/canonical/link",
+            vec![route!(POST, canonical::link)],
+        ),
+        (
+            "/api/v1/canonical/ignore",
+            vec![route!(POST, canonical::ignore)],
+        ),
+        (
+            "/api/v1/canonical/unignore",
+            vec![route!(POST, canonical::unignore)],
+        ),
+        (
+            "/api/v1/canonical/reconcile",
+            vec![route!(POST, canonical::reconcile)],
+        ),
+        (
+            "/api/v1/canonical/onboard/preflight",
+            vec![route!(GET, onboarding::preflight)],
+        ),
+        (
+            "/api/v1/canonical/onboard/inventory",
+            vec![route!(POST, onboarding::inventory)],
+        ),
+        (
+            "/api/v1/canonical/onboard/completion",
+            vec![route!(GET, onboarding::completion)],
+        ),
+        ("/api/v1/workflows", vec![route!(GET, workflows::list)]),
+        // before `/workflows/{canonical_id}`, which would take "matrix" for an id
+        (
+            "/api/v1/workflows/matrix",
+            vec![route!(GET, matrix::matrix)],
+        ),
+        (
+            "/api/v1/workflows/{canonical_id}",
+            vec![route!(GET, workflows::detail)],
+        ),
+        (
+            "/api/v1/workflows/{canonical_id}/diff",
+            vec![route!(GET, workflows::diff)],
+        ),
+        ("/api/v1/jobs", vec![route!(GET, jobs::list)]),
+        ("/api/v1/jobs/{id}", vec![route!(GET, jobs::get)]),
+        (
+            "/api/v1/sse/background-jobs",
+            vec![route!(GET, sse::background_jobs)],
+        ),
+        (
+            "/api/v1/sse/background-jobs/{job_id}",
+            vec![route!(GET, sse::background_job)],
+        ),
     ]
 }
 
@@ -159,7 +248,15 @@ pub fn server(
 
 /// Resolves the database (embedded when `DATABASE_URL` is unset), fills local secrets, applies
 /// the migrations and connects the pool as the application role.
-pub async fn prepare(mut config: Config) -> Result<(Config, Db), ApiError> {
+pub async fn prepare(config: Config) -> Result<(Config, Db), ApiError> {
+    prepare_with_url(config)
+        .await
+        .map(|(config, db, _)| (config, db))
+}
+
+/// [`prepare`], also returning the owner's database URL (for the LISTEN connection of the
+/// Server-Sent Events, which a pooled connection can not hold).
+pub async fn prepare_with_url(mut config: Config) -> Result<(Config, Db, String), ApiError> {
     let startup = |what: &str, e: &dyn std::fmt::Display| ApiError::Startup(format!("{what}: {e}"));
     config
         .ensure_local_secrets()
@@ -184,13 +281,16 @@ pub async fn prepare(mut config: Config) -> Result<(Config, Db), ApiError> {
     let db = Db::connect(&admin_url, config.db_pool_size)
         .await
         .map_err(|e| startup("database", &e))?;
-    Ok((config, db))
+    Ok((config, db, admin_url))
 }
 
 /// `serve`: prepare, then answer HTTP on `API_BIND` until SIGINT/SIGTERM.
 pub async fn run(config: Config) -> std::io::Result<()> {
-    let (config, db) = prepare(config).await.map_err(std::io::Error::other)?;
+    let (config, db, database_url) = prepare_with_url(config)
+        .await
+        .map_err(std::io::Error::other)?;
     let state = web::Data::new(AppState::new(config, db).map_err(std::io::Error::other)?);
+    routes::sse::spawn_listener(state.sse.clone(), database_url);
     let listener = TcpListener::bind(state.config.api_bind)?;
     tracing::info!(
         bind = %state.config.api_bind,

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod backoff;
+pub mod engine_jobs;
 mod error;
 mod handler;
 mod runner;
@@ -10,6 +11,7 @@ pub mod schedulers;
 use std::time::Duration;
 
 pub use backoff::Backoff;
+pub use engine_jobs::register_engine_jobs;
 pub use error::Error;
 pub use handler::{JobContext, JobHandler, Registry};
 pub use runner::{default_worker_name, RunSummary, Worker, WorkerOptions};

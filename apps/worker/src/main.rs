@@ -3,11 +3,14 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use std::sync::Arc;
 use wfops_config::{Config, LogFormat};
-use wfops_worker::schedulers::RetentionCleanup;
+
+use wfops_engine::EngineCtx;
+use wfops_worker::schedulers::{CanonicalSync, RetentionCleanup};
 use wfops_worker::{
-    cleanup_stale_deployments, default_worker_name, shutdown_signal, Error, Registry, Worker,
-    WorkerOptions,
+    cleanup_stale_deployments, default_worker_name, register_engine_jobs, shutdown_signal, Error,
+    Registry, Worker, WorkerOptions,
 };
 
 fn init_logging(config: &Config) {
@@ -39,7 +42,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(config: Config) -> Result<(), Error> {
+async fn run(mut config: Config) -> Result<(), Error> {
     let database_url = match &config.database_url {
         Some(url) => url.expose().clone(),
         None => {
@@ -59,12 +62,18 @@ async fn run(config: Config) -> Result<(), Error> {
 
     cleanup_stale_deployments(&db, Duration::from_secs(config.stale_deployment_seconds)).await?;
 
-    // Job handlers are registered here as the engine gains job types (sync, promotion, …).
-    let registry = Registry::new();
+    // The engine decrypts n8n API keys and Git tokens with ENCRYPTION_KEY (generated into
+    // <home>/secrets.env for the embedded local setup, like the API does).
+    config.ensure_local_secrets()?;
+    let engine = EngineCtx::from_config(db.clone(), Arc::new(config.clone()))
+        .map_err(|e| Error::Startup(format!("engine: {e}")))?;
+    let mut registry = Registry::new();
+    register_engine_jobs(&mut registry, Arc::new(engine))?;
     let mut options = WorkerOptions::from_config(&config, default_worker_name());
     options.listen_url = Some(database_url);
-    let worker =
-        Worker::new(db, registry, options).with_scheduler(RetentionCleanup::from_config(&config));
+    let worker = Worker::new(db, registry, options)
+        .with_scheduler(RetentionCleanup::from_config(&config))
+        .with_scheduler(CanonicalSync::from_config(&config));
 
     let summary = worker.run(shutdown_signal()?).await?;
     tracing::info!(?summary, "wfops-worker exiting");

@@ -114,6 +114,8 @@ pub struct JobRow {
     pub idempotency_key: Option<String>,
     pub resource_type: Option<String>,
     pub resource_id: Option<Uuid>,
+    /// How far a previous attempt got (see [`save_checkpoint`]); kept across retries.
+    pub checkpoint: Option<Value>,
 }
 
 impl JobRow {
@@ -225,6 +227,61 @@ pub async fn enqueue(conn: &mut Conn, job: NewJob) -> Result<JobRow, Error> {
         .first(conn)
         .await
         .map_err(Error::from)
+}
+
+/// Enqueues `job` unless the tenant already has a pending job of the same type with the same
+/// lock key (for environment jobs: the same environment), in which case that job is returned
+/// with `false`: a second "sync this environment" request while one waits must not pile up a
+/// second run. A job without a lock key is always enqueued.
+///
+/// Concurrent callers are serialized on a transaction-scoped advisory lock of
+/// (tenant, type, key), so two requests racing each other still produce one job.
+pub async fn enqueue_unless_pending(conn: &mut Conn, job: NewJob) -> Result<(JobRow, bool), Error> {
+    let Some(lock_key) = job.lock_key.clone() else {
+        return enqueue(conn, job).await.map(|row| (row, true));
+    };
+    diesel::sql_query("select pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind::<Text, _>(format!(
+            "enqueue:{}:{}:{}",
+            job.tenant_id, job.job_type, lock_key
+        ))
+        .execute(conn)
+        .await?;
+    let existing = background_jobs::table
+        .filter(background_jobs::tenant_id.eq(job.tenant_id))
+        .filter(background_jobs::job_type.eq(&job.job_type))
+        .filter(background_jobs::lock_key.eq(&lock_key))
+        .filter(background_jobs::status.eq(JobStatus::Pending))
+        .order(background_jobs::created_at.asc())
+        .select(JobRow::as_select())
+        .first(conn)
+        .await
+        .optional()?;
+    match existing {
+        Some(row) => Ok((row, false)),
+        None => enqueue(conn, job).await.map(|row| (row, true)),
+    }
+}
+
+/// Records how far a running job held by `worker` got. Called in the same transaction as the
+/// work it describes, so the checkpoint and the work commit together; `false` (write nothing)
+/// when the job is no longer this worker's, which must roll that work back.
+pub async fn save_checkpoint(
+    conn: &mut Conn,
+    job_id: Uuid,
+    worker: &str,
+    checkpoint: &Value,
+) -> Result<bool, Error> {
+    let n = diesel::update(
+        background_jobs::table
+            .filter(background_jobs::id.eq(job_id))
+            .filter(background_jobs::status.eq(JobStatus::Running))
+            .filter(background_jobs::locked_by.eq(worker)),
+    )
+    .set(background_jobs::checkpoint.eq(Some(checkpoint)))
+    .execute(conn)
+    .await?;
+    Ok(n == 1)
 }
 
 /// Claims one due job of the given types for `worker`, holding it for `lease`.

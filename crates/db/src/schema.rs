@@ -58,6 +58,7 @@ diesel::table! {
         idempotency_key -> Nullable<Text>,
         resource_type -> Nullable<Text>,
         resource_id -> Nullable<Uuid>,
+        checkpoint -> Nullable<Jsonb>,
     }
 }
 
@@ -72,6 +73,10 @@ diesel::table! {
         last_synced_at -> Timestamptz,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        git_workflow_data -> Nullable<Jsonb>,
+        git_commit_time -> Nullable<Timestamptz>,
+        parse_error -> Nullable<Text>,
+        git_blob_sha -> Nullable<Text>,
     }
 }
 
@@ -226,6 +231,15 @@ diesel::table! {
         reconciliation_artifact_retention_days -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    env_sync_seen (environment_id, sync_run_id, n8n_workflow_id) {
+        tenant_id -> Uuid,
+        environment_id -> Uuid,
+        sync_run_id -> Uuid,
+        n8n_workflow_id -> Text,
     }
 }
 
@@ -439,6 +453,9 @@ diesel::table! {
         last_env_sync_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        n8n_version_id -> Nullable<Text>,
+        active -> Bool,
+        parse_error -> Nullable<Text>,
     }
 }
 
@@ -465,6 +482,7 @@ diesel::joinable!(drift_approvals -> tenants (tenant_id));
 diesel::joinable!(drift_check_history -> tenants (tenant_id));
 diesel::joinable!(drift_incidents -> tenants (tenant_id));
 diesel::joinable!(drift_policies -> tenants (tenant_id));
+diesel::joinable!(env_sync_seen -> tenants (tenant_id));
 diesel::joinable!(environment_variables -> tenants (tenant_id));
 diesel::joinable!(environments -> tenants (tenant_id));
 diesel::joinable!(executions -> tenants (tenant_id));
@@ -490,6 +508,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     drift_check_history,
     drift_incidents,
     drift_policies,
+    env_sync_seen,
     environment_variables,
     environments,
     executions,

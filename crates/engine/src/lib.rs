@@ -1,1 +1,14 @@
-//! placeholder
+#![doc = include_str!("../README.md")]
+
+pub mod context;
+pub mod env_sync;
+pub mod error;
+pub mod jobs;
+pub mod onboarding;
+pub mod reconcile;
+pub mod repo_sync;
+
+pub use context::{
+    load_environment, Checkpoint, EngineCtx, LoadedEnvironment, N8nOptions, NoProgress, Progress,
+};
+pub use error::{EngineError, Result};

@@ -4,9 +4,16 @@
 
 pub mod api_keys;
 pub mod auth;
+pub mod canonical;
 pub mod environments;
 pub mod health;
+pub mod jobs;
+pub mod matrix;
+pub mod onboarding;
+pub mod query;
 pub mod schedulers;
+pub mod sse;
+pub mod workflows;
 
 use serde::Serialize;
 use serde_json::Value;

@@ -2,6 +2,8 @@
 //! health checks, rollups, …); each is added here together with the engine code it drives,
 //! so the status view never shows a scheduler that ticks without doing anything.
 
+mod canonical_sync;
 mod retention;
 
+pub use canonical_sync::{CanonicalSync, CanonicalSyncReport};
 pub use retention::RetentionCleanup;

@@ -1,0 +1,151 @@
+//! The one error type of the engine.
+
+use uuid::Uuid;
+
+/// Everything a use-case can fail with.
+///
+/// Messages name what went wrong and where (environment, workflow) but never carry a secret:
+/// provider and configuration errors are scrubbed by their own crates, and the engine only
+/// adds names and ids. [`EngineError::is_retryable`] tells a job runner whether another
+/// attempt can help.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// A database call failed (usually transient: connection lost, pool exhausted).
+    #[error(transparent)]
+    Db(#[from] wfops_db::Error),
+
+    /// The environment's provider (n8n) failed; the message is n8n's own, with the status.
+    #[error("environment {environment}: {source}")]
+    Provider {
+        environment: String,
+        #[source]
+        source: wfops_n8n::ProviderError,
+    },
+
+    /// No such environment in the tenant (or it belongs to another tenant).
+    #[error("environment {0} not found")]
+    EnvironmentNotFound(Uuid),
+
+    /// The environment can not be used as configured (no API key, unsupported provider, a
+    /// secret that does not decrypt, …).
+    #[error("environment {environment}: {reason}")]
+    EnvironmentConfig { environment: String, reason: String },
+
+    /// The engine itself is misconfigured (missing encryption key, …).
+    #[error(transparent)]
+    Config(#[from] wfops_config::Error),
+
+    /// The job running this use-case is no longer held by this worker (its lease expired and
+    /// another worker took it over); work done since the last checkpoint was rolled back.
+    #[error("the lease on job {0} was lost")]
+    LeaseLost(Uuid),
+
+    /// The environment's Git repository failed: unreachable, credentials rejected, no such
+    /// branch, a push refused… The git crate scrubs credentials from the message.
+    #[error("environment {environment}: {source}")]
+    Git {
+        environment: String,
+        #[source]
+        source: wfops_git::GitError,
+    },
+
+    /// The environment has no Git repository (or no folder in it) configured, so it has
+    /// nothing to sync from or onboard into.
+    #[error("environment {environment} has no Git {missing} configured")]
+    GitNotConfigured {
+        environment: String,
+        missing: &'static str,
+    },
+
+    /// A canonical-identity rule refused (no free slug left for a name, …).
+    #[error(transparent)]
+    Canonical(#[from] wfops_canonical::CanonicalError),
+
+    /// A bug: an invariant the engine relies on did not hold, or a blocking task panicked.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl EngineError {
+    /// A failure worth another attempt: the database or the provider being unavailable. Bad
+    /// configuration, a rejected API key, or a vanished environment fail the same way again.
+    pub fn is_retryable(&self) -> bool {
+        use wfops_n8n::ProviderError as P;
+        match self {
+            EngineError::Db(e) => !matches!(
+                e,
+                wfops_db::Error::NotFound
+                    | wfops_db::Error::CheckViolation { .. }
+                    | wfops_db::Error::ForeignKey { .. }
+                    | wfops_db::Error::NotNull { .. }
+                    | wfops_db::Error::RowSecurity { .. }
+            ),
+            EngineError::Provider { source, .. } => matches!(
+                source,
+                P::RateLimited { .. }
+                    | P::Unavailable { .. }
+                    | P::Timeout { .. }
+                    | P::Connection { .. }
+            ),
+            // a host that does not answer, or a branch that kept moving under the push
+            EngineError::Git { source, .. } => matches!(
+                source,
+                wfops_git::GitError::Unreachable { .. }
+                    | wfops_git::GitError::PushRejected { .. }
+                    | wfops_git::GitError::Other { .. }
+            ),
+            EngineError::EnvironmentNotFound(_)
+            | EngineError::GitNotConfigured { .. }
+            | EngineError::Canonical(_)
+            | EngineError::EnvironmentConfig { .. }
+            | EngineError::Config(_)
+            | EngineError::LeaseLost(_)
+            | EngineError::Internal(_) => false,
+        }
+    }
+
+    pub(crate) fn provider(environment: &str, source: wfops_n8n::ProviderError) -> Self {
+        EngineError::Provider {
+            environment: environment.to_owned(),
+            source,
+        }
+    }
+}
+
+/// Shorthand for engine results.
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wfops_n8n::ProviderError;
+
+    #[test]
+    fn retryability_follows_the_cause() {
+        let unavailable = EngineError::provider(
+            "dev",
+            ProviderError::Unavailable {
+                status: 503,
+                attempts: 4,
+                message: "Service Unavailable".into(),
+            },
+        );
+        assert!(unavailable.is_retryable());
+        assert_eq!(
+            unavailable.to_string(),
+            "environment dev: n8n is unavailable (HTTP 503) after 4 attempt(s): Service Unavailable"
+        );
+        let unauthorized = EngineError::provider(
+            "dev",
+            ProviderError::Unauthorized {
+                status: 401,
+                message: "unauthorized".into(),
+            },
+        );
+        assert!(!unauthorized.is_retryable());
+        assert!(EngineError::Db(wfops_db::Error::Pool("timed out".into())).is_retryable());
+        assert!(!EngineError::Db(wfops_db::Error::NotFound).is_retryable());
+        assert!(!EngineError::EnvironmentNotFound(Uuid::nil()).is_retryable());
+        assert!(!EngineError::LeaseLost(Uuid::nil()).is_retryable());
+    }
+}

@@ -1,0 +1,4 @@
+DROP INDEX IF EXISTS workflow_diff_state_vs_git_status_idx;
+DROP INDEX IF EXISTS workflow_env_map_tenant_status_canonical_idx;
+DROP INDEX IF EXISTS canonical_workflows_live_updated_idx;
+DROP INDEX IF EXISTS canonical_workflows_live_name_idx;
