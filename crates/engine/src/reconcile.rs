@@ -12,7 +12,7 @@ use wfops_db::diff_state::{
     self, NewDiffState, ReconcileEnvironment, ReconcileGitState, ReconcileInputs, ReconcileMapping,
 };
 use wfops_db::{workflows, ScopedFutureExt};
-use wfops_diff::{diff_status, ContentHash, EnvState, GitState, ThreeWay};
+use wfops_diff::{diff_status, ContentHash, DiffStatus, EnvState, GitState, ThreeWay};
 
 use crate::context::EngineCtx;
 use crate::error::{EngineError, Result};
@@ -155,6 +155,18 @@ fn hex(h: Option<ContentHash>) -> Option<String> {
 /// of environments in promotion order (Git = the source's folder) and each environment
 /// against its own folder (Git as the source, the environment as the target; stored with
 /// `target_environment_id` NULL and the environment's hash as `source_content_hash`).
+/// An environment against its own Git folder. In dev, n8n is the source of truth (spec §1.4):
+/// an edit made there after the last commit is ordinary work not yet committed, `modified`. In
+/// staging and production Git is the source of truth, so the same edit is a change made behind
+/// Git's back, `target_hotfix`.
+fn versus_own_folder(status: DiffStatus, environment_class: &str) -> DiffStatus {
+    if environment_class == "dev" && status == DiffStatus::TargetHotfix {
+        DiffStatus::Modified
+    } else {
+        status
+    }
+}
+
 pub fn compute(inputs: &ReconcileInputs) -> Computed {
     let mut envs: Vec<&ReconcileEnvironment> = inputs.environments.iter().collect();
     envs.sort_by(|a, b| promotion_order(a, b));
@@ -193,6 +205,7 @@ pub fn compute(inputs: &ReconcileInputs) -> Computed {
                         git: g,
                     };
                     if let Some(status) = diff_status(&three) {
+                        let status = versus_own_folder(status, &source_env.environment_class);
                         out.rows.push(NewDiffState {
                             canonical_id: canonical,
                             source_environment_id: source_env.id,
@@ -408,5 +421,29 @@ mod tests {
         let row = find(&out, dev.id, None).unwrap();
         assert_eq!(row.diff_status, "added");
         assert_eq!(row.source_content_hash, None);
+    }
+
+    #[test]
+    fn an_edit_after_the_commit_is_modified_in_dev_and_a_hotfix_elsewhere() {
+        let dev = env("dev", "dev");
+        let prod = env("prod", "production");
+        let c = Uuid::new_v4();
+        let out = compute(&ReconcileInputs {
+            environments: vec![dev.clone(), prod.clone()],
+            canonical_ids: vec![c],
+            mappings: vec![
+                mapping(c, dev.id, &h('b'), "2024-02-01T00:00:00Z"),
+                mapping(c, prod.id, &h('d'), "2024-02-01T00:00:00Z"),
+            ],
+            git_states: vec![
+                git_state(c, dev.id, &h('a'), "2024-01-01T00:00:00Z"),
+                git_state(c, prod.id, &h('c'), "2024-01-01T00:00:00Z"),
+            ],
+        });
+        assert_eq!(find(&out, dev.id, None).unwrap().diff_status, "modified");
+        assert_eq!(
+            find(&out, prod.id, None).unwrap().diff_status,
+            "target_hotfix"
+        );
     }
 }

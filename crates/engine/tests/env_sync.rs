@@ -253,6 +253,40 @@ async fn untracked_workflows_auto_link_by_hash_into_a_second_environment() {
     );
 }
 
+/// A linked workflow edited in n8n is re-synced in place: it stays linked to its canonical
+/// workflow with its new hash. (Upserting a linked row once failed a check constraint: the
+/// proposed insert row was judged before ON CONFLICT turned it into an update.)
+#[tokio::test]
+async fn a_linked_workflow_changed_in_n8n_stays_linked_with_its_new_hash() {
+    let h = harness().await;
+    let (fake, ids) = fake_with_fixtures(3);
+    let env = h.environment("dev", "dev", &fake).await;
+    sync(&h, env).await;
+    for (i, id) in ids.iter().enumerate() {
+        let doc = fake.workflow(id).unwrap().unwrap();
+        h.register_canonical(&format!("wf-{i}"), &doc).await;
+    }
+    assert_eq!(sync(&h, env).await.linked, 3);
+    let before = h.mapping_map(env).await;
+
+    let mut doc = fake.workflow(&ids[0]).unwrap().unwrap();
+    doc["name"] = serde_json::Value::String("renamed in n8n".into());
+    fake.replace_content(&ids[0], &doc, true).unwrap();
+    let report = sync(&h, env).await;
+    assert_eq!(report.updated, 1, "{report:?}");
+    assert!(report.errors.is_empty(), "{report:?}");
+
+    let after = h.mapping_map(env).await;
+    let (old, new) = (&before[&ids[0]], &after[&ids[0]]);
+    assert_eq!(new.status, "linked");
+    assert_eq!(new.canonical_id, old.canonical_id);
+    assert_ne!(new.env_content_hash, old.env_content_hash);
+    assert_eq!(
+        after[&ids[1]].env_content_hash,
+        before[&ids[1]].env_content_hash
+    );
+}
+
 #[tokio::test]
 async fn a_hash_collision_blocks_linking_and_is_reported() {
     let h = harness().await;

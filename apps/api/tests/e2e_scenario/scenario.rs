@@ -502,13 +502,11 @@ async fn steps(w: &World, run: &str, created: &Created) {
     let canonical = canonical_of[changed_id];
     let matrix = w.matrix(run).await;
     let c = cell(&matrix, canonical, dev);
-    // Against its own Git folder, dev now differs. Which word the matrix uses is the
-    // reconciliation's decision (crates/diff `diff_status` with Git as the source): an
-    // environment edited after the commit it should match is `target_hotfix`, without that
-    // evidence `modified`; n8n's updatedAt is after the onboarding commit here.
-    let vs_git = c["diff_status"].as_str().unwrap_or_default().to_string();
-    assert!(
-        vs_git == "modified" || vs_git == "target_hotfix",
+    // Against its own Git folder, dev now differs. dev is edited live in n8n (n8n is its source
+    // of truth), so an edit after the commit is `modified`, not a hotfix
+    // (docs/decisions/reconciliation.md).
+    assert_eq!(
+        c["diff_status"], "modified",
         "changed in n8n, not in Git: {c}"
     );
     assert_ne!(c["env_content_hash"], c["git_content_hash"], "{c}");
