@@ -525,7 +525,7 @@ async fn steps(w: &World, run: &str, created: &Created) {
     }
     let filtered = w
         .matrix_query(&format!(
-            "search={}&diff_status={vs_git}&environment_id={dev}",
+            "search={}&diff_status=modified&environment_id={dev}",
             harness::encode(run)
         ))
         .await;
