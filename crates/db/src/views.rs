@@ -299,21 +299,49 @@ pub async fn matrix(
 }
 
 /// The canonical workflows of one page of `filter`, and the number of all that match.
-///
-/// Two statements rather than a window count: `count(*) over ()` would make every page read
-/// and sort every matching row, while the page alone walks the name or update-time index
-/// (migration `000004_read_models`) only as far as `offset + limit`, and the count is an
-/// index-only scan.
 async fn summaries(
     conn: &mut Conn,
     filter: &MatrixFilter,
     offset: i64,
     limit: i64,
 ) -> Result<(Vec<CanonicalSummary>, i64), Error> {
+    counted_page(
+        conn,
+        matrix_where(filter),
+        "canonical_workflows c",
+        offset,
+        limit,
+        |where_sql, limit_p, offset_p| {
+            format!(
+                "select {SUMMARY_COLUMNS} from canonical_workflows c where {where_sql}
+                  order by {} limit {limit_p} offset {offset_p}",
+                filter.sort.order_by()
+            )
+        },
+    )
+    .await
+}
+
+/// One page of the rows `w` selects, and how many match in all. Two statements rather than a
+/// window count: `count(*) over ()` would make every page read and sort every matching row,
+/// while the page alone walks the name or update-time index (migration `000004_read_models`)
+/// only as far as `offset + limit`, and the count is an index-only scan. `count_from` is the
+/// `from` the count needs; `page` writes the page statement from the `where` clause and the
+/// limit and offset placeholders.
+async fn counted_page<T>(
+    conn: &mut Conn,
+    mut w: Where,
+    count_from: &str,
+    offset: i64,
+    limit: i64,
+    page: impl FnOnce(&str, &str, &str) -> String,
+) -> Result<(Vec<T>, i64), Error>
+where
+    T: QueryableByName<Pg> + Send + 'static,
+{
     prefer_indexes(conn).await?;
-    let mut w = matrix_where(filter);
     let count_sql = format!(
-        "select count(*) as total from canonical_workflows c where {}",
+        "select count(*) as total from {count_from} where {}",
         w.sql()
     );
     let total = w
@@ -325,12 +353,7 @@ async fn summaries(
         return Ok((Vec::new(), total));
     }
     let (limit_p, offset_p) = (w.param(Bind::BigInt(limit)), w.param(Bind::BigInt(offset)));
-    let page_sql = format!(
-        "select {SUMMARY_COLUMNS} from canonical_workflows c where {}
-          order by {} limit {limit_p} offset {offset_p}",
-        w.sql(),
-        filter.sort.order_by()
-    );
+    let page_sql = page(&w.sql(), &limit_p, &offset_p);
     let rows = w
         .bind(diesel::sql_query(page_sql).into_boxed())
         .load(conn)
@@ -494,32 +517,21 @@ pub async fn mapping_list(
     offset: i64,
     limit: i64,
 ) -> Result<(Vec<MappingView>, i64), Error> {
-    prefer_indexes(conn).await?;
-    let mut w = mapping_where(filter);
-    let count_sql = format!(
-        "select count(*) as total from workflow_env_map m where {}",
-        w.sql()
-    );
-    let total = w
-        .bind(diesel::sql_query(count_sql).into_boxed())
-        .get_result::<Total>(conn)
-        .await?
-        .total;
-    if total <= offset {
-        return Ok((Vec::new(), total));
-    }
-    let (limit_p, offset_p) = (w.param(Bind::BigInt(limit)), w.param(Bind::BigInt(offset)));
-    let page_sql = format!(
-        "select {MAPPING_COLUMNS} from {MAPPING_FROM} where {}
-          order by lower(coalesce(m.workflow_name, '')), e.name, m.n8n_workflow_id, m.id
-          limit {limit_p} offset {offset_p}",
-        w.sql()
-    );
-    let rows = w
-        .bind(diesel::sql_query(page_sql).into_boxed())
-        .load(conn)
-        .await?;
-    Ok((rows, total))
+    counted_page(
+        conn,
+        mapping_where(filter),
+        "workflow_env_map m",
+        offset,
+        limit,
+        |where_sql, limit_p, offset_p| {
+            format!(
+                "select {MAPPING_COLUMNS} from {MAPPING_FROM} where {where_sql}
+                  order by lower(coalesce(m.workflow_name, '')), e.name, m.n8n_workflow_id, m.id
+                  limit {limit_p} offset {offset_p}"
+            )
+        },
+    )
+    .await
 }
 
 /// The mapping of n8n workflow `n8n_workflow_id` in `environment_id`, if there is one.
