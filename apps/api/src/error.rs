@@ -61,6 +61,19 @@ pub enum ApiError {
     /// Something is broken on our side. The cause is logged, never returned.
     #[error("internal error")]
     Internal(String),
+    // Environment settings refused by a rule with its own code (the field is in `details`).
+    /// `git_repo_url` breaks the remote URL rules of `wfops_git::validate`.
+    #[error("git_repo_url: {0}")]
+    InvalidGitRepoUrl(String),
+    /// `git_branch` is not a branch name Git accepts.
+    #[error("git_branch: {0}")]
+    InvalidGitBranch(String),
+    /// `git_folder` is not a safe folder below `workflows/`.
+    #[error("git_folder: {0}")]
+    InvalidGitFolder(String),
+    /// A provider that the data model names but no sync can serve yet.
+    #[error("provider: {0}")]
+    ProviderNotSupported(String),
     /// The process could not start (configuration, database, migrations). Only the CLI shows
     /// it; it never reaches an HTTP response.
     #[error("{0}")]
@@ -176,6 +189,26 @@ impl ApiError {
                 "ServiceUnavailableError",
                 StatusCode::SERVICE_UNAVAILABLE,
             ),
+            InvalidGitRepoUrl(_) => (
+                "invalid_git_repo_url",
+                "ValidationError",
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            InvalidGitBranch(_) => (
+                "invalid_git_branch",
+                "ValidationError",
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            InvalidGitFolder(_) => (
+                "invalid_git_folder",
+                "ValidationError",
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            ProviderNotSupported(_) => (
+                "provider_not_supported",
+                "ValidationError",
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
             Internal(_) | Startup(_) => (
                 "internal_error",
                 "InternalError",
@@ -195,6 +228,18 @@ impl ApiError {
             ApiError::Conflict {
                 field: Some(field), ..
             } => Some(json!({ "field": field })),
+            ApiError::InvalidGitRepoUrl(reason) => {
+                Some(json!({ "field": "git_repo_url", "reason": reason }))
+            }
+            ApiError::InvalidGitBranch(reason) => {
+                Some(json!({ "field": "git_branch", "reason": reason }))
+            }
+            ApiError::InvalidGitFolder(reason) => {
+                Some(json!({ "field": "git_folder", "reason": reason }))
+            }
+            ApiError::ProviderNotSupported(reason) => {
+                Some(json!({ "field": "provider", "reason": reason }))
+            }
             ApiError::PayloadTooLarge { limit } => Some(json!({ "limit_bytes": limit })),
             ApiError::RateLimited { retry_after_secs } => {
                 Some(json!({ "retry_after_seconds": retry_after_secs }))
@@ -262,6 +307,18 @@ impl From<wfops_tenancy::Error> for ApiError {
             T::InvalidTenantName(_) => ApiError::field("name", err.to_string()),
             T::UnknownRole(_) => ApiError::field("role", err.to_string()),
             T::TokenIssue | T::PasswordHash | T::MalformedPasswordHash => ApiError::internal(err),
+        }
+    }
+}
+
+impl From<wfops_git::validate::Invalid> for ApiError {
+    fn from(err: wfops_git::validate::Invalid) -> Self {
+        use wfops_git::validate::Subject;
+        match err.subject {
+            Subject::RemoteUrl => ApiError::InvalidGitRepoUrl(err.reason),
+            Subject::Branch => ApiError::InvalidGitBranch(err.reason),
+            Subject::Folder => ApiError::InvalidGitFolder(err.reason),
+            Subject::Path => ApiError::field("path", err.reason),
         }
     }
 }
@@ -394,6 +451,26 @@ mod tests {
                 ApiError::ServiceUnavailable("x".into()),
                 503,
                 "service_unavailable",
+            ),
+            (
+                ApiError::InvalidGitRepoUrl("x".into()),
+                422,
+                "invalid_git_repo_url",
+            ),
+            (
+                ApiError::InvalidGitBranch("x".into()),
+                422,
+                "invalid_git_branch",
+            ),
+            (
+                ApiError::InvalidGitFolder("x".into()),
+                422,
+                "invalid_git_folder",
+            ),
+            (
+                ApiError::ProviderNotSupported("x".into()),
+                422,
+                "provider_not_supported",
             ),
             (
                 ApiError::internal("db exploded: password=hunter2"),

@@ -1,4 +1,6 @@
 mod common;
+#[path = "../../../crates/git/tests/cases/validation.rs"]
+mod git_cases;
 
 use common::spawn_app;
 use serde_json::{json, Value};
@@ -295,25 +297,25 @@ async fn validation_errors_name_the_problem() {
         (
             with("git_repo_url", json!("http://github.com/a/b")),
             422,
-            "validation_failed",
+            "invalid_git_repo_url",
             "git_repo_url",
         ),
         (
             with("git_repo_url", json!("gopher://x/y")),
             422,
-            "validation_failed",
+            "invalid_git_repo_url",
             "git_repo_url",
         ),
         (
             with("git_branch", json!("a..b")),
             422,
-            "validation_failed",
+            "invalid_git_branch",
             "git_branch",
         ),
         (
             with("git_folder", json!("../etc")),
             422,
-            "validation_failed",
+            "invalid_git_folder",
             "git_folder",
         ),
         (
@@ -440,4 +442,79 @@ async fn pagination() {
         let msg = page(q).await.expect_error(400, "invalid_query_parameter");
         assert!(msg.contains(needle), "{q}: {msg}");
     }
+}
+
+/// The API accepts exactly the Git settings the Git adapter accepts: the shared table of cases
+/// that `crates/git/tests/validation.rs` runs against the adapter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn git_settings_follow_the_adapters_table() {
+    use git_cases::{Verdict, CASES};
+    let app = spawn_app().await;
+    let t = app.tenant("Acme").await;
+    let patch_target = app.environment(&t, "patched").await;
+    let patch_path = format!("/api/v1/environments/{patch_target}");
+    for (i, case) in CASES.iter().enumerate() {
+        let field = case.field.api_name();
+        let mut body = json!({ "name": format!("case {i}"), "url": "https://n8n.example.com" });
+        body[field] = json!(case.value);
+        let created = app.post("/api/v1/environments", &t.admin_key, body).await;
+        let mut change = json!({});
+        change[field] = json!(case.value);
+        let patched = app.patch(&patch_path, &t.admin_key, change).await;
+        match case.verdict {
+            Verdict::Accept(_) => {
+                assert_eq!(created.status, 201, "{case:?}: {}", created.text);
+                assert_eq!(created.json()["data"][field], case.value, "{case:?}");
+                assert_eq!(patched.status, 200, "{case:?}: {}", patched.text);
+                assert_eq!(patched.json()["data"][field], case.value, "{case:?}");
+            }
+            Verdict::Refuse(needle) => {
+                for resp in [&created, &patched] {
+                    let msg = resp.expect_error(422, &format!("invalid_{field}"));
+                    assert!(msg.contains(needle), "{case:?}: {msg}");
+                    assert_eq!(resp.json()["error"]["details"]["field"], field, "{case:?}");
+                    assert!(!resp.text.contains("hunter2"), "{case:?}: {}", resp.text);
+                }
+            }
+        }
+    }
+    let accepted = CASES
+        .iter()
+        .filter(|c| matches!(c.verdict, Verdict::Accept(_)))
+        .count();
+    let list = app.get("/api/v1/environments?page_size=200", &t.admin_key).await.json();
+    assert_eq!(list["pagination"]["total"], accepted + 1, "only accepted cases were created");
+}
+
+/// `make` is in the data model, but no sync can serve it yet: refused on create and update.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_make_provider_is_refused_until_it_can_be_synced() {
+    let app = spawn_app().await;
+    let t = app.tenant("Acme").await;
+    let msg = app
+        .post(
+            "/api/v1/environments",
+            &t.admin_key,
+            json!({ "name": "m", "url": "https://make.example.com", "provider": "make" }),
+        )
+        .await
+        .expect_error(422, "provider_not_supported");
+    assert!(msg.contains("make") && msg.contains("n8n"), "{msg}");
+    let id = app.environment(&t, "dev").await;
+    let resp = app
+        .patch(
+            &format!("/api/v1/environments/{id}"),
+            &t.admin_key,
+            json!({ "provider": "make" }),
+        )
+        .await;
+    resp.expect_error(422, "provider_not_supported");
+    assert_eq!(resp.json()["error"]["details"]["field"], "provider");
+    let env = app
+        .get(&format!("/api/v1/environments/{id}"), &t.admin_key)
+        .await
+        .json();
+    assert_eq!(env["data"]["provider"], "n8n");
+    let list = app.get("/api/v1/environments", &t.admin_key).await.json();
+    assert_eq!(list["pagination"]["total"], 1);
 }

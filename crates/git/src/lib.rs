@@ -5,6 +5,7 @@ mod error;
 mod mirror;
 mod paths;
 mod remote;
+pub mod validate;
 
 #[cfg(test)]
 mod tests;

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{callbacks, classify, AuthState};
 use crate::error::{GitError, Result};
-use crate::paths::validate_repo_path;
+use crate::paths::{validate_folder, validate_repo_path};
 use crate::remote::{redact_url, validate, RemoteSpec, SshKeySource, Transport};
 use crate::GitAuth;
 
@@ -260,7 +260,7 @@ impl Mirror {
     /// commit (an environment never onboarded) gives an empty list. Symlinks and submodules
     /// are skipped, as are names that are not UTF-8 (with a warning).
     pub fn read_tree(&self, commit: &CommitSha, folder: &str) -> Result<Vec<GitFile>> {
-        validate_repo_path(folder)?;
+        validate_folder(folder)?;
         let tree = self.commit_tree(commit)?;
         let dir = format!("{WORKFLOWS_DIR}/{folder}");
         let entry = match tree.get_path(Path::new(&dir)) {

@@ -1,43 +1,23 @@
 use crate::error::{GitError, Result};
+use crate::validate::{self, Invalid};
+
+fn invalid_path(path: &str, err: Invalid) -> GitError {
+    GitError::InvalidPath {
+        path: path.to_string(),
+        reason: err.reason,
+    }
+}
 
 /// Checks a path inside the repository. Git itself would store `../x` or `.git/config`
 /// happily, and a later checkout of such a commit is how repositories get attacked, so these
 /// are refused before anything is written.
 pub(crate) fn validate_repo_path(path: &str) -> Result<()> {
-    let reject = |reason: &str| {
-        Err(GitError::InvalidPath {
-            path: path.to_string(),
-            reason: reason.to_string(),
-        })
-    };
-    if path.is_empty() {
-        return reject("the path is empty");
-    }
-    if path.starts_with('/') {
-        return reject(
-            "absolute paths are not allowed; give a path relative to the repository root",
-        );
-    }
-    if path.contains('\\') {
-        return reject("backslashes are not allowed; separate folders with '/'");
-    }
-    if path.chars().any(char::is_control) {
-        return reject("control characters are not allowed");
-    }
-    if path.len() > 4096 {
-        return reject("the path is longer than 4096 bytes");
-    }
-    for component in path.split('/') {
-        match component {
-            "" => return reject("empty path component (leading, trailing or doubled '/')"),
-            "." | ".." => return reject("'.' and '..' components are not allowed"),
-            c if c.eq_ignore_ascii_case(".git") => {
-                return reject("'.git' components are not allowed")
-            }
-            _ => {}
-        }
-    }
-    Ok(())
+    validate::repo_path(path).map_err(|e| invalid_path(path, e))
+}
+
+/// Checks an environment's folder with the rule the API applies when the folder is set.
+pub(crate) fn validate_folder(folder: &str) -> Result<()> {
+    validate::folder(folder).map_err(|e| invalid_path(folder, e))
 }
 
 #[cfg(test)]
@@ -67,6 +47,7 @@ mod tests {
             ("workflows/./x", "'.'"),
             (".git/config", ".git"),
             ("a/.GIT/hooks/pre-commit", ".git"),
+            ("a/.git./hooks/pre-commit", ".git"),
             ("workflows//x.json", "empty path component"),
             ("workflows/x/", "empty path component"),
             ("workflows\\x.json", "backslash"),

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use wfops_config::Secret;
 
 use crate::error::{GitError, Result};
+use crate::validate;
 
 /// Where a repository lives and how to log in to it.
 #[derive(Clone)]
@@ -64,52 +65,25 @@ pub enum SshKeySource {
     Pem(Secret<String>),
 }
 
-/// How libgit2 will reach the remote, decided once from the URL so that auth mistakes are
-/// reported before any network traffic.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Transport {
-    Local(PathBuf),
-    Http { tls: bool, loopback: bool },
-    Ssh,
-    GitProtocol,
-}
+pub(crate) use crate::validate::Transport;
 
 pub(crate) const DEFAULT_TOKEN_USER: &str = "x-access-token";
 pub(crate) const DEFAULT_SSH_USER: &str = "git";
 
-/// Checks the URL, branch and auth together and returns the transport.
+/// Checks the URL, branch and auth together and returns the transport. The URL and branch
+/// rules are those of [`crate::validate`], which the API applies to what a person types.
 pub(crate) fn validate(spec: &RemoteSpec) -> Result<Transport> {
     let shown = redact_url(&spec.url);
     let invalid = |reason: &str| GitError::InvalidRemote {
         url: shown.clone(),
         reason: reason.to_string(),
     };
-    if spec.url.trim().is_empty() {
-        return Err(invalid("the URL is empty"));
-    }
-    if spec.url.chars().any(char::is_control) {
-        return Err(invalid("the URL contains control characters"));
-    }
-    let transport = parse_transport(&spec.url).map_err(|reason| invalid(&reason))?;
-
-    let branch = &spec.branch;
-    if branch.is_empty()
-        || branch.starts_with("refs/")
-        || !git2::Reference::is_valid_name(&format!("refs/heads/{branch}"))
-    {
-        return Err(invalid(&format!(
-            "{branch:?} is not a valid branch name (give the short name, e.g. \"main\")"
-        )));
-    }
+    let transport = validate::remote_url(&spec.url).map_err(|e| invalid(&e.reason))?;
+    validate::branch(&spec.branch).map_err(|e| invalid(&e.reason))?;
 
     match (&spec.auth, &transport) {
         (GitAuth::None, Transport::Ssh) => {
             return Err(invalid("an ssh remote needs an SSH key (GitAuth::SshKey)"))
-        }
-        (GitAuth::Token(_), Transport::Http { tls: false, loopback: false }) => {
-            return Err(invalid(
-                "refusing to send a token over plain http; use https (plain http is allowed only for loopback hosts)",
-            ))
         }
         (GitAuth::Token(token), Transport::Http { .. }) => {
             if token.expose().is_empty() {
@@ -126,77 +100,6 @@ pub(crate) fn validate(spec: &RemoteSpec) -> Result<Transport> {
         (GitAuth::None, _) => {}
     }
     Ok(transport)
-}
-
-fn parse_transport(url: &str) -> std::result::Result<Transport, String> {
-    if let Some(rest) = url.strip_prefix("file://") {
-        if rest.is_empty() {
-            return Err("file:// URL without a path".into());
-        }
-        return Ok(Transport::Local(PathBuf::from(rest)));
-    }
-    if let Some((scheme, rest)) = url.split_once("://") {
-        let authority = rest.split('/').next().unwrap_or_default();
-        let (userinfo, hostport) = match authority.rsplit_once('@') {
-            Some((u, h)) => (Some(u), h),
-            None => (None, authority),
-        };
-        if userinfo.is_some_and(|u| u.contains(':')) {
-            return Err("the URL carries a password; configure it as the token instead".into());
-        }
-        let host = host_of(hostport);
-        if host.is_empty() {
-            return Err("the URL has no host".into());
-        }
-        return match scheme.to_ascii_lowercase().as_str() {
-            "https" => Ok(Transport::Http {
-                tls: true,
-                loopback: is_loopback(host),
-            }),
-            "http" => Ok(Transport::Http {
-                tls: false,
-                loopback: is_loopback(host),
-            }),
-            "ssh" | "ssh+git" | "git+ssh" => Ok(Transport::Ssh),
-            "git" => Ok(Transport::GitProtocol),
-            other => Err(format!(
-                "unsupported URL scheme {other:?} (use a path, file://, https://, http://, ssh:// or user@host:path)"
-            )),
-        };
-    }
-    if is_scp_like(url) {
-        let userhost = url.split(':').next().unwrap_or_default();
-        if userhost.rsplit_once('@').is_some_and(|(u, _)| u.is_empty()) {
-            return Err("the scp-like URL has an empty user name".into());
-        }
-        return Ok(Transport::Ssh);
-    }
-    Ok(Transport::Local(PathBuf::from(url)))
-}
-
-/// Git's own rule: `host:path` is ssh when a colon comes before any slash.
-fn is_scp_like(url: &str) -> bool {
-    match (url.find(':'), url.find('/')) {
-        (Some(colon), Some(slash)) => colon < slash && colon > 0,
-        (Some(colon), None) => colon > 0,
-        _ => false,
-    }
-}
-
-fn host_of(hostport: &str) -> &str {
-    if let Some(rest) = hostport.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or_default();
-    }
-    hostport.split(':').next().unwrap_or_default()
-}
-
-fn is_loopback(host: &str) -> bool {
-    let host = host.to_ascii_lowercase();
-    host == "localhost"
-        || host == "::1"
-        || host
-            .parse::<std::net::Ipv4Addr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The URL with any `user:password@` reduced to `user:***@`, for messages and logs.
@@ -243,11 +146,6 @@ mod tests {
                 Transport::Local("/srv/repo.git".into()),
             ),
             (
-                "relative/repo",
-                GitAuth::None,
-                Transport::Local("relative/repo".into()),
-            ),
-            (
                 "file:///srv/repo.git",
                 GitAuth::None,
                 Transport::Local("/srv/repo.git".into()),
@@ -279,7 +177,11 @@ mod tests {
             ("ssh://git@host:2222/org/repo.git", key(), Transport::Ssh),
             ("git@github.com:org/repo.git", key(), Transport::Ssh),
             ("host.example:repo.git", key(), Transport::Ssh),
-            ("git://host/repo.git", GitAuth::None, Transport::GitProtocol),
+            (
+                "git://localhost/repo.git",
+                GitAuth::None,
+                Transport::GitProtocol,
+            ),
         ];
         for (url, auth, expected) in cases {
             let got = validate(&spec(url, auth.clone()));

@@ -6,6 +6,10 @@ use std::str::FromStr;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+mod class;
+
+pub use class::EnvironmentClass;
+
 /// Everything this crate can refuse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
@@ -25,6 +29,9 @@ pub enum Error {
         from: &'static str,
         to: &'static str,
     },
+    /// An environment class that is not one of the known values.
+    #[error("unknown environment class {0:?} (expected one of: dev, staging, production)")]
+    UnknownEnvironmentClass(String),
     /// A staleness threshold that would make every running deployment stale at once.
     #[error("the stale-deployment threshold must be a positive number of seconds, got {0}")]
     InvalidThreshold(i64),

@@ -85,6 +85,7 @@ pub struct CreateEnvironmentRequest {
     /// Base URL of the n8n instance (http or https).
     #[schema(example = "https://n8n.example.com")]
     pub url: String,
+    /// Only `n8n` is accepted for now (`provider_not_supported` otherwise).
     #[serde(default)]
     pub provider: Provider,
     #[serde(default)]
@@ -94,11 +95,13 @@ pub struct CreateEnvironmentRequest {
     pub api_key: Option<String>,
     #[serde(default)]
     pub drift_handling_mode: DriftHandlingMode,
-    /// Absolute path, `file://`, `https://` or `ssh://` (or `user@host:path`).
+    /// Absolute path, `file:///…`, `https://`, `ssh://`, `[user@]host:path`, or `http://` to a
+    /// loopback host; no credentials in the URL.
     pub git_repo_url: Option<String>,
-    /// Default `main`.
+    /// Short branch name (`git check-ref-format --branch`). Default `main`.
     pub git_branch: Option<String>,
-    /// Folder under `workflows/` in the repository, e.g. `dev`.
+    /// Folder under `workflows/` in the repository, e.g. `dev` or `teams/ops`: letters, digits,
+    /// `-`, `_`, `.` and `/`, without `.`, `..` or `.git` parts.
     pub git_folder: Option<String>,
     /// Token for https Git remotes; stored encrypted, never returned.
     #[schema(format = Password)]
@@ -266,136 +269,33 @@ pub(crate) fn validate_url(value: &str) -> Result<String, ApiError> {
     Ok(format!("{scheme}{rest}"))
 }
 
-/// Git remotes WorkflowOps can reach: a local path (tests, mirrors), `file://`, `https://`
-/// and SSH. Plain `http://` is refused (credentials would cross the network in clear) and so
-/// are credentials in the URL (they belong in `git_token`, which is encrypted).
-pub(crate) fn validate_git_repo_url(value: &str) -> Result<String, ApiError> {
-    const FIELD: &str = "git_repo_url";
-    let url = value.trim();
-    if url.is_empty() {
-        return Err(ApiError::field(
-            FIELD,
-            "must not be empty (use null to clear it)",
-        ));
-    }
-    if url.len() > MAX_URL_LEN || has_space_or_control(url) {
-        return Err(ApiError::field(
-            FIELD,
-            "must not contain spaces and be at most 2048 characters",
-        ));
-    }
-    if url.starts_with('/') {
-        return Ok(url.to_string());
-    }
-    if let Some(rest) = url.strip_prefix("file://") {
-        if rest.is_empty() {
-            return Err(ApiError::field(FIELD, "file:// needs a path"));
-        }
-        return Ok(url.to_string());
-    }
-    if let Some(rest) = url.strip_prefix("https://") {
-        let host = authority(rest);
-        if host.is_empty() {
-            return Err(ApiError::field(FIELD, "https:// needs a host"));
-        }
-        if host.contains('@') {
-            return Err(ApiError::field(
-                FIELD,
-                "must not embed credentials; use git_token",
-            ));
-        }
-        return Ok(url.to_string());
-    }
-    if let Some(rest) = url.strip_prefix("ssh://") {
-        let host = authority(rest);
-        if host.is_empty() || host.ends_with('@') {
-            return Err(ApiError::field(FIELD, "ssh:// needs a host"));
-        }
-        if host
-            .split('@')
-            .next()
-            .is_some_and(|user| user.contains(':'))
-            && host.contains('@')
-        {
-            return Err(ApiError::field(FIELD, "must not embed a password"));
-        }
-        return Ok(url.to_string());
-    }
-    if url.starts_with("http://") {
-        return Err(ApiError::field(
-            FIELD,
-            "plain http:// is not allowed; use https://",
-        ));
-    }
-    if is_scp_like(url) {
-        return Ok(url.to_string());
-    }
-    Err(ApiError::field(
-        FIELD,
-        "must be an absolute path or a file://, https:// or ssh:// URL (or user@host:path)",
-    ))
+// The Git settings follow `wfops_git::validate`, the rules the Git adapter applies to the same
+// values, so that what is accepted here can be synced; values are stored exactly as given.
+
+fn validate_git_repo_url(value: &str) -> Result<String, ApiError> {
+    wfops_git::validate::remote_url(value)?;
+    Ok(value.to_string())
 }
 
-/// `git@github.com:org/repo.git`
-fn is_scp_like(url: &str) -> bool {
-    let Some((user_host, path)) = url.split_once(':') else {
-        return false;
-    };
-    let Some((user, host)) = user_host.split_once('@') else {
-        return false;
-    };
-    let word = |s: &str| {
-        !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-    };
-    word(user) && word(host) && !path.is_empty() && !path.starts_with('/')
+fn validate_git_branch(value: &str) -> Result<String, ApiError> {
+    wfops_git::validate::branch(value)?;
+    Ok(value.to_string())
 }
 
-/// A branch name git would accept (the subset of `git check-ref-format` rules that matter).
-pub(crate) fn validate_git_branch(value: &str) -> Result<String, ApiError> {
-    const FIELD: &str = "git_branch";
-    let b = value.trim();
-    let bad = b.is_empty()
-        || b.len() > 255
-        || b.starts_with('-')
-        || b.starts_with('/')
-        || b.ends_with('/')
-        || b.ends_with('.')
-        || b.ends_with(".lock")
-        || b.contains("..")
-        || b.contains("//")
-        || b.contains("@{")
-        || b.chars().any(|c| {
-            c.is_whitespace()
-                || c.is_control()
-                || matches!(c, '~' | '^' | ':' | '?' | '*' | '[' | '\\')
-        });
-    if bad {
-        return Err(ApiError::field(FIELD, "is not a valid Git branch name"));
-    }
-    Ok(b.to_string())
+fn validate_git_folder(value: &str) -> Result<String, ApiError> {
+    wfops_git::validate::folder(value)?;
+    Ok(value.to_string())
 }
 
-/// A relative folder inside the repository's `workflows/` directory.
-pub(crate) fn validate_git_folder(value: &str) -> Result<Option<String>, ApiError> {
-    const FIELD: &str = "git_folder";
-    let f = value.trim().trim_matches('/');
-    if f.is_empty() {
-        return Ok(None);
+/// Only n8n can be synced today; `make` is part of the data model for the provider to come,
+/// and accepting it now would only produce environments whose every sync fails.
+fn supported_provider(provider: Provider) -> Result<Provider, ApiError> {
+    match provider {
+        Provider::N8n => Ok(provider),
+        Provider::Make => Err(ApiError::ProviderNotSupported(
+            "\"make\" is not supported yet; only \"n8n\" environments can be synced".into(),
+        )),
     }
-    let ok = f.len() <= 255
-        && f.split('/')
-            .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
-        && f.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/'));
-    if !ok {
-        return Err(ApiError::field(
-            FIELD,
-            "must be a relative folder of letters, digits, `-`, `_`, `.` and `/`, without `..`",
-        ));
-    }
-    Ok(Some(f.to_string()))
 }
 
 fn validate_secret(field: &str, value: &str) -> Result<(), ApiError> {
@@ -519,10 +419,11 @@ pub async fn create(
         Some(b) => validate_git_branch(b)?,
         None => "main".to_string(),
     };
-    let git_folder = match req.git_folder.as_deref() {
-        Some(f) => validate_git_folder(f)?,
-        None => None,
-    };
+    let git_folder = req
+        .git_folder
+        .as_deref()
+        .map(validate_git_folder)
+        .transpose()?;
     let api_key = req
         .api_key
         .as_deref()
@@ -539,7 +440,7 @@ pub async fn create(
         tenant_id,
         name: &name,
         url: &url,
-        provider: req.provider.as_str(),
+        provider: supported_provider(req.provider)?.as_str(),
         environment_class: req.environment_class.as_str(),
         api_key_encrypted: api_key.as_deref(),
         drift_handling_mode: req.drift_handling_mode.as_str(),
@@ -615,7 +516,11 @@ pub async fn update(
             .map(|n| validate_name("name", n))
             .transpose()?,
         url: req.url.as_deref().map(validate_url).transpose()?,
-        provider: req.provider.map(|p| p.as_str().to_string()),
+        provider: req
+            .provider
+            .map(supported_provider)
+            .transpose()?
+            .map(|p| p.as_str().to_string()),
         environment_class: req.environment_class.map(|c| c.as_str().to_string()),
         drift_handling_mode: req.drift_handling_mode.map(|m| m.as_str().to_string()),
         git_branch: req
@@ -633,7 +538,7 @@ pub async fn update(
     changes.git_folder = match req.git_folder {
         None => None,
         Some(None) => Some(None),
-        Some(Some(f)) => Some(validate_git_folder(&f)?),
+        Some(Some(f)) => Some(Some(validate_git_folder(&f)?)),
     };
     changes.api_key_encrypted = match req.api_key {
         None => None,
@@ -788,53 +693,10 @@ mod tests {
     }
 
     #[test]
-    fn git_urls() {
-        for ok in [
-            "/srv/git/workflows.git",
-            "file:///srv/git/workflows.git",
-            "https://github.com/acme/workflows.git",
-            "ssh://git@github.com/acme/workflows.git",
-            "git@github.com:acme/workflows.git",
-        ] {
-            assert_eq!(validate_git_repo_url(ok).unwrap(), ok);
-        }
-        for (bad, why) in [
-            ("", "empty"),
-            ("http://github.com/a/b", "https"),
-            ("https://tok@github.com/a/b", "credentials"),
-            ("ssh://git:pw@github.com/a/b", "password"),
-            ("ftp://x/y", "absolute path"),
-            ("relative/path", "absolute path"),
-            ("file://", "path"),
-        ] {
-            let m = msg(validate_git_repo_url(bad).unwrap_err());
-            assert!(
-                m.starts_with("git_repo_url:") && m.contains(why),
-                "{bad}: {m}"
-            );
-        }
-    }
-
-    #[test]
-    fn branches_and_folders() {
-        for ok in ["main", "release/2026.1", "feature_x-y"] {
-            assert!(validate_git_branch(ok).is_ok(), "{ok}");
-        }
-        for bad in ["", "-x", "a..b", "a b", "x.lock", "a:b", "/a", "a/"] {
-            assert!(validate_git_branch(bad).is_err(), "{bad}");
-        }
-        assert_eq!(
-            validate_git_folder("/dev/").unwrap().as_deref(),
-            Some("dev")
-        );
-        assert_eq!(validate_git_folder("").unwrap(), None);
-        assert_eq!(
-            validate_git_folder("teams/ops").unwrap().as_deref(),
-            Some("teams/ops")
-        );
-        for bad in ["../etc", "a/../b", "a b", "a//b", "x;y"] {
-            assert!(validate_git_folder(bad).is_err(), "{bad}");
-        }
+    fn only_n8n_is_accepted_as_provider() {
+        assert!(supported_provider(Provider::N8n).is_ok());
+        let err = supported_provider(Provider::Make).unwrap_err();
+        assert_eq!(err.kind().code, "provider_not_supported");
     }
 
     #[test]
