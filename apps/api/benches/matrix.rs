@@ -48,8 +48,8 @@ fn db_filter(query: &str) -> wfops_db::views::MatrixFilter {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         match k {
             "search" => f.search = Some(v.to_string()),
-            "status" => f.status = Some(v.to_string()),
-            "diff_status" => f.diff_status = Some(v.to_string()),
+            "status" => f.status = v.parse().ok(),
+            "diff_status" => f.diff_status = v.parse().ok(),
             "environment_id" => f.environment_id = v.parse().ok(),
             "sort" => {
                 f.sort = match v {

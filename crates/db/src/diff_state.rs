@@ -12,6 +12,11 @@ use diesel_async::RunQueryDsl;
 use serde::Serialize;
 use uuid::Uuid;
 
+use wfops_canonical::MappingStatus;
+use wfops_diff::DiffStatus;
+use wfops_promotion::EnvironmentClass;
+
+use crate::columns::Parsed;
 use crate::error::Error;
 use crate::schema::{
     canonical_workflow_git_state, canonical_workflows, environments, workflow_diff_state,
@@ -28,7 +33,8 @@ pub struct DiffState {
     pub canonical_id: Uuid,
     pub source_environment_id: Uuid,
     pub target_environment_id: Option<Uuid>,
-    pub diff_status: String,
+    #[diesel(deserialize_as = Parsed<DiffStatus>)]
+    pub diff_status: DiffStatus,
     pub source_content_hash: Option<String>,
     pub target_content_hash: Option<String>,
     pub git_content_hash: Option<String>,
@@ -40,7 +46,8 @@ pub struct DiffState {
 pub struct ReconcileEnvironment {
     pub id: Uuid,
     pub name: String,
-    pub environment_class: String,
+    #[diesel(deserialize_as = Parsed<EnvironmentClass>)]
+    pub environment_class: EnvironmentClass,
 }
 
 /// A mapping that belongs to a canonical workflow.
@@ -49,7 +56,8 @@ pub struct ReconcileEnvironment {
 pub struct ReconcileMapping {
     pub canonical_id: Option<Uuid>,
     pub environment_id: Uuid,
-    pub status: String,
+    #[diesel(deserialize_as = Parsed<MappingStatus>)]
+    pub status: MappingStatus,
     pub env_content_hash: Option<String>,
     pub n8n_updated_at: Option<DateTime<Utc>>,
     pub parse_error: Option<String>,
@@ -121,7 +129,7 @@ pub struct NewDiffState {
     pub source_environment_id: Uuid,
     /// `None`: the source compared with Git.
     pub target_environment_id: Option<Uuid>,
-    pub diff_status: String,
+    pub diff_status: DiffStatus,
     pub source_content_hash: Option<String>,
     pub target_content_hash: Option<String>,
     pub git_content_hash: Option<String>,

@@ -44,6 +44,11 @@ pub enum Error {
     #[error("database connection failed: {0}")]
     Connect(String),
 
+    /// A value read from the database is not one the code knows (a status or class column
+    /// holding text that no enum variant names): the row is corrupt, and nothing guesses.
+    #[error("unreadable value in the database: {0}")]
+    Unreadable(String),
+
     /// Any other query failure.
     #[error("database query failed: {0}")]
     Query(#[source] DieselError),
@@ -125,6 +130,7 @@ impl From<DieselError> for Error {
                     _ => Error::Query(DieselError::DatabaseError(kind, info)),
                 }
             }
+            DieselError::DeserializationError(e) => Error::Unreadable(e.to_string()),
             other => Error::Query(other),
         }
     }

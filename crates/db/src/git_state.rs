@@ -17,6 +17,9 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
+use wfops_canonical::MappingStatus;
+
+use crate::columns::Parsed;
 use crate::error::Error;
 use crate::schema::canonical_workflow_git_state as gs;
 use crate::Conn;
@@ -204,8 +207,8 @@ pub struct MappingGitRow {
     pub mapping_id: Uuid,
     #[diesel(sql_type = Text)]
     pub n8n_workflow_id: String,
-    #[diesel(sql_type = Text)]
-    pub status: String,
+    #[diesel(sql_type = Text, deserialize_as = Parsed<MappingStatus>)]
+    pub status: MappingStatus,
     #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
     pub canonical_id: Option<Uuid>,
     #[diesel(sql_type = Nullable<Text>)]
@@ -229,8 +232,9 @@ pub struct MappingGitRow {
 pub async fn mappings_with_git_state(
     conn: &mut Conn,
     environment_id: Uuid,
-    statuses: &[&str],
+    statuses: &[MappingStatus],
 ) -> Result<Vec<MappingGitRow>, Error> {
+    let statuses: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
     diesel::sql_query(
         "SELECT m.id AS mapping_id, m.n8n_workflow_id, m.status, m.canonical_id,
                 c.canonical_slug, m.workflow_name, m.env_content_hash, m.parse_error,

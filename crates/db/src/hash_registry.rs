@@ -9,6 +9,9 @@ use diesel_async::RunQueryDsl;
 use serde_json::Value;
 use uuid::Uuid;
 
+use wfops_canonical::MappingStatus;
+
+use crate::columns::ParsedOption;
 use crate::error::Error;
 use crate::schema::workflow_hash_registry;
 use crate::Conn;
@@ -39,8 +42,8 @@ pub struct RegistryHit {
     /// The canonical workflow's mapping in the environment, if it has one.
     #[diesel(sql_type = Nullable<Text>)]
     pub mapped_n8n_workflow_id: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub mapped_status: Option<String>,
+    #[diesel(sql_type = Nullable<Text>, deserialize_as = ParsedOption<MappingStatus>)]
+    pub mapped_status: Option<MappingStatus>,
 }
 
 /// Registry entries for `hashes`, each with what auto-linking into `environment_id` needs.

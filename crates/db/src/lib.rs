@@ -1,6 +1,7 @@
 //! The Postgres adapter: the only crate that names diesel. See `README.md`.
 #![doc = include_str!("../README.md")]
 
+pub mod columns;
 pub mod embedded;
 pub mod error;
 pub mod migrate;

@@ -16,7 +16,11 @@ use diesel::QueryableByName;
 use diesel_async::RunQueryDsl;
 use serde_json::Value;
 use uuid::Uuid;
+use wfops_canonical::MappingStatus;
+use wfops_diff::DiffStatus;
+use wfops_promotion::EnvironmentClass;
 
+use crate::columns::{Parsed, ParsedOption};
 use crate::error::Error;
 use crate::Conn;
 
@@ -36,9 +40,14 @@ pub fn contains_pattern(s: &str) -> String {
 }
 
 /// The SQL that orders environments the way every cross-environment view shows them: by
-/// promotion order of their class (dev, staging, production), then by name.
-const ENVIRONMENT_ORDER: &str = "case e.environment_class when 'dev' then 0 when 'staging' then 1 \
-     else 2 end, e.name, e.id";
+/// promotion order of their class (the order of `EnvironmentClass`, written out from it), then
+/// by name.
+fn environment_order() -> String {
+    format!(
+        "{}, e.name, e.id",
+        EnvironmentClass::sql_rank("e.environment_class")
+    )
+}
 
 // ---------------------------------------------------------------------------------------------
 // environments as columns
@@ -51,8 +60,8 @@ pub struct EnvironmentColumn {
     pub id: Uuid,
     #[diesel(sql_type = Text)]
     pub name: String,
-    #[diesel(sql_type = Text)]
-    pub environment_class: String,
+    #[diesel(sql_type = Text, deserialize_as = Parsed<EnvironmentClass>)]
+    pub environment_class: EnvironmentClass,
     #[diesel(sql_type = Nullable<Text>)]
     pub git_folder: Option<String>,
 }
@@ -61,7 +70,8 @@ pub struct EnvironmentColumn {
 pub async fn environment_columns(conn: &mut Conn) -> Result<Vec<EnvironmentColumn>, Error> {
     diesel::sql_query(format!(
         "select e.id, e.name, e.environment_class, e.git_folder from environments e \
-         order by {ENVIRONMENT_ORDER}"
+         order by {}",
+        environment_order()
     ))
     .load(conn)
     .await
@@ -101,10 +111,9 @@ impl MatrixSort {
 pub struct MatrixFilter {
     /// Case-insensitive substring of the name or the slug.
     pub search: Option<String>,
-    /// A mapping status (`linked`, `untracked`, …).
-    pub status: Option<String>,
-    /// A diff status against Git (`unchanged`, `modified`, …).
-    pub diff_status: Option<String>,
+    pub status: Option<MappingStatus>,
+    /// A diff status against Git.
+    pub diff_status: Option<DiffStatus>,
     pub environment_id: Option<Uuid>,
     pub sort: MatrixSort,
 }
@@ -148,8 +157,8 @@ pub struct MatrixCell {
     pub environment_id: Uuid,
     #[diesel(sql_type = Nullable<SqlUuid>)]
     pub mapping_id: Option<Uuid>,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub mapping_status: Option<String>,
+    #[diesel(sql_type = Nullable<Text>, deserialize_as = ParsedOption<MappingStatus>)]
+    pub mapping_status: Option<MappingStatus>,
     #[diesel(sql_type = Nullable<Text>)]
     pub n8n_workflow_id: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
@@ -160,8 +169,8 @@ pub struct MatrixCell {
     pub git_content_hash: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
     pub git_commit_sha: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub diff_status: Option<String>,
+    #[diesel(sql_type = Nullable<Text>, deserialize_as = ParsedOption<DiffStatus>)]
+    pub diff_status: Option<DiffStatus>,
     #[diesel(sql_type = Nullable<Timestamptz>)]
     pub n8n_updated_at: Option<DateTime<Utc>>,
     /// The latest change of the mapping or of the Git state.
@@ -258,8 +267,8 @@ fn matrix_where(filter: &MatrixFilter) -> Where {
         w.and(format!("(c.name ilike {p} or c.canonical_slug ilike {p})"));
     }
     let environment = filter.environment_id.map(|e| w.param(Bind::Uuid(e)));
-    if let Some(status) = &filter.status {
-        let p = w.param(Bind::Text(status.clone()));
+    if let Some(status) = filter.status {
+        let p = w.param(Bind::Text(status.as_str().to_string()));
         let env = environment
             .as_ref()
             .map(|e| format!(" and m.environment_id = {e}"))
@@ -269,8 +278,8 @@ fn matrix_where(filter: &MatrixFilter) -> Where {
                       where m.canonical_id = c.id and m.status = {p}{env})"
         ));
     }
-    if let Some(diff_status) = &filter.diff_status {
-        let p = w.param(Bind::Text(diff_status.clone()));
+    if let Some(diff_status) = filter.diff_status {
+        let p = w.param(Bind::Text(diff_status.as_str().to_string()));
         let env = environment
             .as_ref()
             .map(|e| format!(" and d.source_environment_id = {e}"))
@@ -439,8 +448,8 @@ pub struct MappingView {
     pub canonical_slug: Option<String>,
     #[diesel(sql_type = Text)]
     pub n8n_workflow_id: String,
-    #[diesel(sql_type = Text)]
-    pub status: String,
+    #[diesel(sql_type = Text, deserialize_as = Parsed<MappingStatus>)]
+    pub status: MappingStatus,
     #[diesel(sql_type = Nullable<Text>)]
     pub workflow_name: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
@@ -470,7 +479,7 @@ pub struct MappingView {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MappingFilter {
     pub environment_id: Option<Uuid>,
-    pub status: Option<String>,
+    pub status: Option<MappingStatus>,
     /// Case-insensitive substring of the workflow name, or exactly the n8n workflow id.
     pub search: Option<String>,
     pub canonical_id: Option<Uuid>,
@@ -493,7 +502,7 @@ fn mapping_where(filter: &MappingFilter) -> Where {
         w.and(format!("m.environment_id = {p}"));
     }
     if let Some(status) = &filter.status {
-        let p = w.param(Bind::Text(status.clone()));
+        let p = w.param(Bind::Text(status.as_str().to_string()));
         w.and(format!("m.status = {p}"));
     }
     if let Some(search) = &filter.search {
@@ -608,8 +617,8 @@ pub struct DiffStateView {
     pub source_environment_id: Uuid,
     #[diesel(sql_type = Nullable<SqlUuid>)]
     pub target_environment_id: Option<Uuid>,
-    #[diesel(sql_type = Text)]
-    pub diff_status: String,
+    #[diesel(sql_type = Text, deserialize_as = Parsed<DiffStatus>)]
+    pub diff_status: DiffStatus,
     #[diesel(sql_type = Nullable<Text>)]
     pub source_content_hash: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
@@ -637,7 +646,8 @@ pub async fn canonical_detail(conn: &mut Conn, id: Uuid) -> Result<CanonicalDeta
     let mappings = diesel::sql_query(format!(
         "select {MAPPING_COLUMNS} from {MAPPING_FROM}
           where m.canonical_id = $1
-          order by {ENVIRONMENT_ORDER}"
+          order by {}",
+        environment_order()
     ))
     .bind::<SqlUuid, _>(id)
     .load(conn)
@@ -649,7 +659,8 @@ pub async fn canonical_detail(conn: &mut Conn, id: Uuid) -> Result<CanonicalDeta
            from canonical_workflow_git_state g
            join environments e on e.id = g.environment_id
           where g.canonical_id = $1
-          order by {ENVIRONMENT_ORDER}"
+          order by {}",
+        environment_order()
     ))
     .bind::<SqlUuid, _>(id)
     .load(conn)

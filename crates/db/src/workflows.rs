@@ -13,6 +13,9 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
+use wfops_canonical::MappingStatus;
+
+use crate::columns::{parse_text, Parsed};
 use crate::error::Error;
 use crate::schema::{env_sync_seen, environments, workflow_env_map};
 use crate::Conn;
@@ -26,7 +29,8 @@ pub struct Mapping {
     pub canonical_id: Option<Uuid>,
     pub environment_id: Uuid,
     pub n8n_workflow_id: String,
-    pub status: String,
+    #[diesel(deserialize_as = Parsed<MappingStatus>)]
+    pub status: MappingStatus,
     pub env_content_hash: Option<String>,
     pub git_content_hash: Option<String>,
     pub n8n_updated_at: Option<DateTime<Utc>>,
@@ -49,7 +53,8 @@ pub struct SyncState {
     pub id: Uuid,
     pub n8n_workflow_id: String,
     pub canonical_id: Option<Uuid>,
-    pub status: String,
+    #[diesel(deserialize_as = Parsed<MappingStatus>)]
+    pub status: MappingStatus,
     pub env_content_hash: Option<String>,
     pub workflow_name: Option<String>,
     pub active: bool,
@@ -83,7 +88,7 @@ pub struct SeenWorkflow<'a> {
     pub n8n_workflow_id: &'a str,
     /// The status the row should have now (the caller decides it with the canonical crate's
     /// precedence rules); see [`upsert_seen`] for how concurrent user decisions win.
-    pub status: &'a str,
+    pub status: MappingStatus,
     /// `None` exactly when `parse_error` is set.
     pub env_content_hash: Option<String>,
     pub parse_error: Option<String>,
@@ -101,8 +106,8 @@ pub struct UpsertedId {
     pub id: Uuid,
     #[diesel(sql_type = Text)]
     pub n8n_workflow_id: String,
-    #[diesel(sql_type = Text)]
-    pub status: String,
+    #[diesel(sql_type = Text, deserialize_as = Parsed<MappingStatus>)]
+    pub status: MappingStatus,
 }
 
 /// Inserts or updates the rows of `workflows` in one statement and returns their ids.
@@ -133,7 +138,7 @@ pub async fn upsert_seen(
     let mut data = Vec::with_capacity(n);
     for w in workflows {
         ids.push(w.n8n_workflow_id);
-        statuses.push(w.status);
+        statuses.push(w.status.as_str());
         hashes.push(w.env_content_hash.as_deref());
         errors.push(w.parse_error.as_deref());
         updated.push(w.n8n_updated_at);
@@ -279,7 +284,10 @@ pub async fn mark_missing(
         .collect();
     let present: Vec<(Uuid, String)> = workflow_env_map::table
         .filter(workflow_env_map::environment_id.eq(environment_id))
-        .filter(workflow_env_map::status.eq_any(["linked", "untracked"]))
+        .filter(workflow_env_map::status.eq_any([
+            MappingStatus::Linked.as_str(),
+            MappingStatus::Untracked.as_str(),
+        ]))
         .select((workflow_env_map::id, workflow_env_map::n8n_workflow_id))
         .load(conn)
         .await?;
@@ -401,13 +409,12 @@ pub async fn status_counts(conn: &mut Conn, environment_id: Uuid) -> Result<Stat
         .await?;
     let mut c = StatusCounts::default();
     for (status, n) in rows {
-        match status.as_str() {
-            "linked" => c.linked = n,
-            "untracked" => c.untracked = n,
-            "missing" => c.missing = n,
-            "ignored" => c.ignored = n,
-            "deleted" => c.deleted = n,
-            _ => {}
+        match parse_text::<MappingStatus>(&status)? {
+            MappingStatus::Linked => c.linked = n,
+            MappingStatus::Untracked => c.untracked = n,
+            MappingStatus::Missing => c.missing = n,
+            MappingStatus::Ignored => c.ignored = n,
+            MappingStatus::Deleted => c.deleted = n,
         }
     }
     Ok(c)
@@ -455,7 +462,7 @@ pub async fn ignore(
             .filter(workflow_env_map::environment_id.eq(environment_id))
             .filter(workflow_env_map::n8n_workflow_id.eq(n8n_workflow_id)),
     )
-    .set(workflow_env_map::status.eq("ignored"))
+    .set(workflow_env_map::status.eq(MappingStatus::Ignored.as_str()))
     .returning(Mapping::as_returning())
     .get_result(conn)
     .await
@@ -475,7 +482,7 @@ pub async fn unignore(
         workflow_env_map::table
             .filter(workflow_env_map::environment_id.eq(environment_id))
             .filter(workflow_env_map::n8n_workflow_id.eq(n8n_workflow_id))
-            .filter(workflow_env_map::status.eq("ignored")),
+            .filter(workflow_env_map::status.eq(MappingStatus::Ignored.as_str())),
     )
     .set(workflow_env_map::status.eq(diesel::dsl::sql::<Text>(
         "CASE WHEN canonical_id IS NULL THEN 'untracked' ELSE 'linked' END",
@@ -505,12 +512,12 @@ pub async fn link_manually(
         workflow_env_map::table
             .filter(workflow_env_map::environment_id.eq(environment_id))
             .filter(workflow_env_map::n8n_workflow_id.eq(n8n_workflow_id))
-            .filter(workflow_env_map::status.eq("untracked"))
+            .filter(workflow_env_map::status.eq(MappingStatus::Untracked.as_str()))
             .filter(workflow_env_map::canonical_id.is_null()),
     )
     .set((
         workflow_env_map::canonical_id.eq(Some(canonical_id)),
-        workflow_env_map::status.eq("linked"),
+        workflow_env_map::status.eq(MappingStatus::Linked.as_str()),
         workflow_env_map::linked_at.eq(Some(Utc::now())),
     ))
     .returning(Mapping::as_returning())

@@ -632,10 +632,6 @@ fn db_time(t: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
     t.map(|t| t.trunc_subsecs(6))
 }
 
-fn parse_status(s: &str) -> MappingStatus {
-    s.parse().unwrap_or(MappingStatus::Untracked)
-}
-
 /// Decides, for each workflow of a batch, whether to write it and with which status, and
 /// which untracked workflows to try to auto-link.
 fn plan_batch<'a>(
@@ -657,8 +653,8 @@ fn plan_batch<'a>(
         let old = existing.get(w.id());
         let status = mapping_status(&MappingFacts {
             canonical_id: old.and_then(|o| o.canonical_id).map(CanonicalId::from),
-            deleted: old.is_some_and(|o| o.status == MappingStatus::Deleted.as_str()),
-            ignored: old.is_some_and(|o| o.status == MappingStatus::Ignored.as_str()),
+            deleted: old.is_some_and(|o| o.status == MappingStatus::Deleted),
+            ignored: old.is_some_and(|o| o.status == MappingStatus::Ignored),
             seen_in_last_sync: true,
         });
         let (hash, parse_error) = match &item.hash {
@@ -675,7 +671,7 @@ fn plan_batch<'a>(
         let hash_hex = hash.map(|h| h.to_hex());
         let updated_at = db_time(w.updated_at());
         let unchanged = old.is_some_and(|o| {
-            parse_status(&o.status) == status
+            o.status == status
                 && o.env_content_hash == hash_hex
                 && o.parse_error == parse_error
                 && o.workflow_name.as_deref() == w.name()
@@ -703,7 +699,7 @@ fn plan_batch<'a>(
         }
         plan.writes.push(SeenWorkflow {
             n8n_workflow_id: w.id(),
-            status: status.as_str(),
+            status,
             env_content_hash: hash_hex,
             parse_error,
             n8n_updated_at: updated_at,
@@ -795,10 +791,10 @@ pub async fn auto_link(
             .map(|e| HashCandidate {
                 canonical_id: CanonicalId::from(e.canonical_id),
                 canonical_deleted: e.canonical_deleted,
-                existing_mapping: match (&e.mapped_n8n_workflow_id, &e.mapped_status) {
+                existing_mapping: match (&e.mapped_n8n_workflow_id, e.mapped_status) {
                     (Some(id), Some(status)) => Some(ExistingMapping {
                         n8n_workflow_id: id.clone(),
-                        status: parse_status(status),
+                        status,
                     }),
                     _ => taken.get(&e.canonical_id).map(|id| ExistingMapping {
                         n8n_workflow_id: id.clone(),

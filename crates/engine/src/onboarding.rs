@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
+use wfops_canonical::MappingStatus::{Deleted, Ignored, Linked, Missing, Untracked};
 use wfops_canonical::{unique_slug, CanonicalId};
 use wfops_db::canonical::{self as canonical_db, CanonicalContent, NewCanonicalWorkflow};
 use wfops_db::git_state::{self as git_db, GitStateWrite, MappingGitRow};
@@ -252,7 +253,7 @@ pub async fn completion(
             async move {
                 let counts = workflows::status_counts(conn, environment_id).await?;
                 let rows =
-                    git_db::mappings_with_git_state(conn, environment_id, &["linked", "untracked"])
+                    git_db::mappings_with_git_state(conn, environment_id, &[Linked, Untracked])
                         .await?;
                 Ok::<_, wfops_db::Error>((counts, rows))
             }
@@ -261,11 +262,11 @@ pub async fn completion(
         .await?;
     let committed = rows
         .iter()
-        .filter(|r| r.status == "linked" && r.git_commit_sha.is_some())
+        .filter(|r| r.status == Linked && r.git_commit_sha.is_some())
         .count() as i64;
     let unparseable = rows
         .iter()
-        .filter(|r| r.status == "untracked" && r.parse_error.is_some())
+        .filter(|r| r.status == Untracked && r.parse_error.is_some())
         .count() as i64;
     let uncommitted = counts.linked - committed;
     Ok(Completion {
@@ -591,7 +592,7 @@ async fn load_items(
         .tenant_tx(tenant_id, move |conn| {
             async move {
                 let rows =
-                    git_db::mappings_with_git_state(conn, environment_id, &["untracked", "linked"])
+                    git_db::mappings_with_git_state(conn, environment_id, &[Untracked, Linked])
                         .await?;
                 let wanted: Vec<Uuid> = rows
                     .iter()
@@ -651,7 +652,7 @@ async fn load_items(
             )));
             continue;
         }
-        let untracked = row.status == "untracked";
+        let untracked = row.status == Untracked;
         let (canonical_id, slug) = if untracked {
             (None, String::new())
         } else {
@@ -681,10 +682,10 @@ async fn load_items(
 
 /// An untracked workflow with no identity yet, or a linked one without a file in the folder.
 fn wanted(row: &MappingGitRow) -> bool {
-    match row.status.as_str() {
-        "untracked" => row.canonical_id.is_none(),
-        "linked" => row.git_path.is_none() && row.canonical_slug.is_some(),
-        _ => false,
+    match row.status {
+        Untracked => row.canonical_id.is_none(),
+        Linked => row.git_path.is_none() && row.canonical_slug.is_some(),
+        Missing | Ignored | Deleted => false,
     }
 }
 

@@ -12,7 +12,9 @@ use wfops_db::diff_state::{
     self, NewDiffState, ReconcileEnvironment, ReconcileGitState, ReconcileInputs, ReconcileMapping,
 };
 use wfops_db::{workflows, ScopedFutureExt};
+use wfops_canonical::MappingStatus;
 use wfops_diff::{diff_status, ContentHash, DiffStatus, EnvState, GitState, ThreeWay};
+use wfops_promotion::EnvironmentClass;
 
 use crate::context::EngineCtx;
 use crate::error::{EngineError, Result};
@@ -48,7 +50,9 @@ pub async fn run(ctx: &EngineCtx, tenant_id: Uuid) -> Result<ReconcileReport> {
                 let git_hashes_updated = workflows::sync_git_hashes(conn).await?;
                 let mut by_status = BTreeMap::new();
                 for r in &computed.rows {
-                    *by_status.entry(r.diff_status.clone()).or_insert(0) += 1;
+                    *by_status
+                        .entry(r.diff_status.as_str().to_owned())
+                        .or_insert(0) += 1;
                 }
                 Ok::<_, EngineError>(ReconcileReport {
                     canonical_workflows: inputs.canonical_ids.len(),
@@ -76,21 +80,11 @@ pub struct Computed {
     pub skipped_unparseable: usize,
 }
 
-/// The promotion order of environment classes: dev → staging → production.
-fn class_rank(class: &str) -> u8 {
-    match class {
-        "dev" => 0,
-        "staging" => 1,
-        "production" => 2,
-        _ => 3,
-    }
-}
-
 /// Environments in promotion order: by class (dev, staging, production), then name, then id.
 /// A pair (S → T) is formed for every S that comes before T.
 pub fn promotion_order(a: &ReconcileEnvironment, b: &ReconcileEnvironment) -> Ordering {
-    class_rank(&a.environment_class)
-        .cmp(&class_rank(&b.environment_class))
+    a.environment_class
+        .cmp(&b.environment_class)
         .then_with(|| a.name.cmp(&b.name))
         .then_with(|| a.id.cmp(&b.id))
 }
@@ -116,7 +110,7 @@ impl<T: Copy> Side<T> {
 
 fn env_side(m: Option<&&ReconcileMapping>) -> Side<EnvState> {
     let Some(m) = m else { return Side::Absent };
-    if m.status != "linked" {
+    if m.status != MappingStatus::Linked {
         // missing, ignored and deleted workflows are not in the environment as far as
         // promotion is concerned
         return Side::Absent;
@@ -159,8 +153,8 @@ fn hex(h: Option<ContentHash>) -> Option<String> {
 /// an edit made there after the last commit is ordinary work not yet committed, `modified`. In
 /// staging and production Git is the source of truth, so the same edit is a change made behind
 /// Git's back, `target_hotfix`.
-fn versus_own_folder(status: DiffStatus, environment_class: &str) -> DiffStatus {
-    if environment_class == "dev" && status == DiffStatus::TargetHotfix {
+fn versus_own_folder(status: DiffStatus, environment_class: EnvironmentClass) -> DiffStatus {
+    if environment_class == EnvironmentClass::Dev && status == DiffStatus::TargetHotfix {
         DiffStatus::Modified
     } else {
         status
@@ -205,12 +199,12 @@ pub fn compute(inputs: &ReconcileInputs) -> Computed {
                         git: g,
                     };
                     if let Some(status) = diff_status(&three) {
-                        let status = versus_own_folder(status, &source_env.environment_class);
+                        let status = versus_own_folder(status, source_env.environment_class);
                         out.rows.push(NewDiffState {
                             canonical_id: canonical,
                             source_environment_id: source_env.id,
                             target_environment_id: None,
-                            diff_status: status.as_str().to_owned(),
+                            diff_status: status,
                             source_content_hash: hex(env.map(|e| e.hash)),
                             target_content_hash: None,
                             git_content_hash: hex(g.map(|g| g.hash)),
@@ -237,7 +231,7 @@ pub fn compute(inputs: &ReconcileInputs) -> Computed {
                         canonical_id: canonical,
                         source_environment_id: source_env.id,
                         target_environment_id: Some(target_env.id),
-                        diff_status: status.as_str().to_owned(),
+                        diff_status: status,
                         source_content_hash: hex(s.map(|e| e.hash)),
                         target_content_hash: hex(t.map(|e| e.hash)),
                         git_content_hash: hex(g.map(|g| g.hash)),
@@ -268,7 +262,7 @@ mod tests {
         ReconcileEnvironment {
             id: Uuid::new_v4(),
             name: name.into(),
-            environment_class: class.into(),
+            environment_class: class.parse().unwrap(),
         }
     }
 
@@ -276,7 +270,7 @@ mod tests {
         ReconcileMapping {
             canonical_id: Some(c),
             environment_id: e,
-            status: "linked".into(),
+            status: MappingStatus::Linked,
             env_content_hash: Some(hash.into()),
             n8n_updated_at: at(at_),
             parse_error: None,
@@ -342,33 +336,33 @@ mod tests {
             "no backwards pair"
         );
         assert_eq!(
-            find(&out, dev.id, Some(stage.id)).unwrap().diff_status,
+            find(&out, dev.id, Some(stage.id)).unwrap().diff_status.as_str(),
             "unchanged"
         );
         // dev a, prod b (edited after dev's commit), dev's Git a: a hotfix in prod
         assert_eq!(
-            find(&out, dev.id, Some(prod.id)).unwrap().diff_status,
+            find(&out, dev.id, Some(prod.id)).unwrap().diff_status.as_str(),
             "target_hotfix"
         );
         // stage a, prod b, stage's Git c: all three differ
         assert_eq!(
-            find(&out, stage.id, Some(prod.id)).unwrap().diff_status,
+            find(&out, stage.id, Some(prod.id)).unwrap().diff_status.as_str(),
             "conflict"
         );
         // versus Git
         let dev_git = find(&out, dev.id, None).unwrap();
-        assert_eq!(dev_git.diff_status, "unchanged");
+        assert_eq!(dev_git.diff_status, DiffStatus::Unchanged);
         assert_eq!(
             dev_git.source_content_hash.as_deref(),
             Some(h('a').as_str())
         );
         assert_eq!(dev_git.git_content_hash.as_deref(), Some(h('a').as_str()));
         assert_eq!(
-            find(&out, stage.id, None).unwrap().diff_status,
+            find(&out, stage.id, None).unwrap().diff_status.as_str(),
             "target_hotfix"
         );
         assert_eq!(
-            find(&out, prod.id, None).unwrap().diff_status,
+            find(&out, prod.id, None).unwrap().diff_status.as_str(),
             "target_only"
         );
     }
@@ -378,7 +372,7 @@ mod tests {
         let (dev, prod) = (env("dev", "dev"), env("prod", "production"));
         let c = Uuid::new_v4();
         let mut missing = mapping(c, prod.id, &h('a'), "2024-01-01T00:00:00Z");
-        missing.status = "missing".into();
+        missing.status = MappingStatus::Missing;
         let inputs = ReconcileInputs {
             environments: vec![dev.clone(), prod.clone()],
             canonical_ids: vec![c],
@@ -388,11 +382,11 @@ mod tests {
         let out = compute(&inputs);
         // dev → prod: prod's copy is missing, so the workflow is to be added there
         assert_eq!(
-            find(&out, dev.id, Some(prod.id)).unwrap().diff_status,
+            find(&out, dev.id, Some(prod.id)).unwrap().diff_status.as_str(),
             "added"
         );
         // dev has no Git file: the workflow is only in the environment
-        assert_eq!(find(&out, dev.id, None).unwrap().diff_status, "target_only");
+        assert_eq!(find(&out, dev.id, None).unwrap().diff_status, DiffStatus::TargetOnly);
         // prod has nothing anywhere: no row
         assert!(find(&out, prod.id, None).is_none());
 
@@ -419,7 +413,7 @@ mod tests {
             git_states: vec![git_state(c, dev.id, &h('a'), "2024-01-01T00:00:00Z")],
         });
         let row = find(&out, dev.id, None).unwrap();
-        assert_eq!(row.diff_status, "added");
+        assert_eq!(row.diff_status, DiffStatus::Added);
         assert_eq!(row.source_content_hash, None);
     }
 
@@ -440,9 +434,9 @@ mod tests {
                 git_state(c, prod.id, &h('c'), "2024-01-01T00:00:00Z"),
             ],
         });
-        assert_eq!(find(&out, dev.id, None).unwrap().diff_status, "modified");
+        assert_eq!(find(&out, dev.id, None).unwrap().diff_status, DiffStatus::Modified);
         assert_eq!(
-            find(&out, prod.id, None).unwrap().diff_status,
+            find(&out, prod.id, None).unwrap().diff_status.as_str(),
             "target_hotfix"
         );
     }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use common::{fake_with_fixtures, harness, harness_with, Recorded};
 use serde_json::json;
-use wfops_canonical::NoLinkReason;
+use wfops_canonical::{MappingStatus, NoLinkReason};
 use wfops_db::jobs;
 use wfops_db::ScopedFutureExt;
 use wfops_engine::env_sync::{self, EnvSyncReport};
@@ -57,7 +57,7 @@ async fn cold_sync_records_every_fixture_untracked_with_its_hash() {
                 assert!(report.errors.iter().any(|r| &r.n8n_workflow_id == id));
             }
         }
-        assert_eq!(row.status, "untracked");
+        assert_eq!(row.status, MappingStatus::Untracked);
         assert_eq!(row.canonical_id, None);
         assert_eq!(row.workflow_name.as_deref(), doc["name"].as_str());
         assert_eq!(row.n8n_version_id.as_deref(), doc["versionId"].as_str());
@@ -195,9 +195,9 @@ async fn a_workflow_deleted_in_n8n_becomes_missing_and_an_ignored_one_stays_igno
     assert_eq!(report.fetched, 6);
     assert_eq!(report.missing, 1);
     let rows = h.mapping_map(env).await;
-    assert_eq!(rows[&ids[4]].status, "missing");
-    assert_eq!(rows[&ids[1]].status, "ignored");
-    assert_eq!(rows[&ids[0]].status, "untracked");
+    assert_eq!(rows[&ids[4]].status, MappingStatus::Missing);
+    assert_eq!(rows[&ids[1]].status, MappingStatus::Ignored);
+    assert_eq!(rows[&ids[0]].status, MappingStatus::Untracked);
 
     // a second sync finds nothing new to mark
     let report = sync(&h, env).await;
@@ -237,7 +237,7 @@ async fn untracked_workflows_auto_link_by_hash_into_a_second_environment() {
     let dev_rows = h.mapping_map(dev).await;
     for (i, id) in prod_ids.iter().enumerate() {
         let row = &prod_rows[id];
-        assert_eq!(row.status, "linked");
+        assert_eq!(row.status, MappingStatus::Linked);
         let hash = row.env_content_hash.clone().unwrap();
         assert_eq!(row.canonical_id, Some(canonical[&hash]));
         assert_eq!(row.canonical_id, dev_rows[&dev_ids[i]].canonical_id);
@@ -278,7 +278,7 @@ async fn a_linked_workflow_changed_in_n8n_stays_linked_with_its_new_hash() {
 
     let after = h.mapping_map(env).await;
     let (old, new) = (&before[&ids[0]], &after[&ids[0]]);
-    assert_eq!(new.status, "linked");
+    assert_eq!(new.status, MappingStatus::Linked);
     assert_eq!(new.canonical_id, old.canonical_id);
     assert_ne!(new.env_content_hash, old.env_content_hash);
     assert_eq!(
@@ -314,7 +314,7 @@ async fn a_hash_collision_blocks_linking_and_is_reported() {
         blocked.reason
     );
     let rows = h.mapping_map(env).await;
-    assert_eq!(rows[&ids[0]].status, "untracked");
+    assert_eq!(rows[&ids[0]].status, MappingStatus::Untracked);
     assert_eq!(rows[&ids[0]].canonical_id, None);
     // the report serializes the reason for the job result
     let doc = serde_json::to_value(&report).unwrap();
@@ -344,7 +344,7 @@ async fn an_unparseable_workflow_is_recorded_and_the_rest_is_synced() {
     let row = &rows[&broken_id];
     assert_eq!(row.env_content_hash, None);
     assert!(row.parse_error.as_deref().unwrap().contains("Schedule"));
-    assert_eq!(row.status, "untracked");
+    assert_eq!(row.status, MappingStatus::Untracked);
     for id in &ids {
         assert!(rows[id].env_content_hash.is_some());
     }
@@ -358,7 +358,7 @@ async fn an_unparseable_workflow_is_recorded_and_the_rest_is_synced() {
 async fn state(
     h: &common::Harness,
     env: uuid::Uuid,
-) -> Vec<(String, String, Option<String>, Option<String>)> {
+) -> Vec<(String, MappingStatus, Option<String>, Option<String>)> {
     h.mappings(env)
         .await
         .into_iter()
@@ -452,7 +452,7 @@ async fn a_5xx_on_page_3_fails_the_job_and_the_retry_resumes_from_the_checkpoint
 
     // nothing was marked missing by the failed attempt
     let rows = h.mapping_map(resumed_env).await;
-    assert_eq!(rows[&ids[0]].status, "untracked");
+    assert_eq!(rows[&ids[0]].status, MappingStatus::Untracked);
 
     // the retry
     fake.clear_faults();
@@ -533,5 +533,5 @@ async fn an_empty_instance_syncs_to_nothing_and_marks_everything_missing() {
     assert_eq!((report.fetched, report.created, report.updated), (0, 0, 0));
     assert_eq!(report.missing, 3);
     assert_eq!(report.pages, 1);
-    assert!(h.mappings(env).await.iter().all(|m| m.status == "missing"));
+    assert!(h.mappings(env).await.iter().all(|m| m.status == MappingStatus::Missing));
 }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use common::{fake_with_fixtures, harness, Harness, Recorded};
 use repo_git::{bare_remote, commit_count, file_url, files_in_head_commit, ls_folder, show};
 use uuid::Uuid;
+use wfops_canonical::MappingStatus;
 use wfops_engine::onboarding::{self, InventoryReport};
 use wfops_engine::{env_sync, repo_sync, Checkpoint, EngineError, NoProgress};
 use wfops_fake_n8n::FakeN8n;
@@ -89,7 +90,7 @@ async fn inventory_commits_every_untracked_workflow_in_one_commit_and_links_them
         .collect();
     for id in &ids {
         let row = &rows[id];
-        assert_eq!(row.status, "linked", "{id}");
+        assert_eq!(row.status, MappingStatus::Linked, "{id}");
         let canonical = h.canonical(row.canonical_id.unwrap()).await;
         let path = format!("workflows/dev/{}.json", canonical.canonical_slug);
         assert_eq!(by_path[path.as_str()].canonical_id, canonical.id);
@@ -202,13 +203,13 @@ async fn a_second_environment_auto_links_by_hash_and_onboards_into_its_own_folde
 
     let prod_rows = h.mapping_map(prod).await;
     for (prod_id, dev_id) in &shared {
-        assert_eq!(prod_rows[prod_id].status, "linked");
+        assert_eq!(prod_rows[prod_id].status, MappingStatus::Linked);
         assert_eq!(
             prod_rows[prod_id].canonical_id,
             dev_rows[dev_id].canonical_id
         );
     }
-    assert_eq!(prod_rows[&own].status, "untracked");
+    assert_eq!(prod_rows[&own].status, MappingStatus::Untracked);
     let completion = onboarding::completion(&h.ctx, h.tenant, prod)
         .await
         .unwrap();
@@ -278,7 +279,7 @@ async fn a_crash_between_push_and_database_write_does_not_duplicate_anything() {
     assert_eq!((again.created, again.reused, again.linked), (0, 4, 4));
     assert_eq!(h.canonicals().await.len(), canonicals.len());
     for m in h.mappings(env).await {
-        assert_eq!(m.status, "linked");
+        assert_eq!(m.status, MappingStatus::Linked);
         assert_eq!(m.canonical_id, Some(assigned[&m.n8n_workflow_id]));
     }
     assert_eq!(h.git_states(env).await.len(), 4);
@@ -323,7 +324,7 @@ async fn a_rejected_push_takes_back_the_reserved_identities() {
         .mappings(env)
         .await
         .iter()
-        .all(|m| m.status == "untracked"));
+        .all(|m| m.status == MappingStatus::Untracked));
     assert_eq!(repo_git::git(&work, &["rev-list", "--count", "main"]), "1");
 
     // with a repository that accepts the push, the next run onboards everything

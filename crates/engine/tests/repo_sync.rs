@@ -10,6 +10,7 @@ use std::net::TcpListener;
 use common::{fake_with_fixtures, harness, Recorded};
 use repo_git::{bare_remote, file_url, hash_of, head, push_files, workflow_file};
 use serde_json::Value;
+use wfops_canonical::MappingStatus;
 use wfops_engine::env_sync;
 use wfops_engine::repo_sync::{self, RepoSyncReport};
 use wfops_engine::{Checkpoint, EngineError, NoProgress};
@@ -444,7 +445,7 @@ async fn repo_sync_links_untracked_workflows_whose_file_it_registers() {
         .mappings(env)
         .await
         .iter()
-        .all(|m| m.status == "untracked"));
+        .all(|m| m.status == MappingStatus::Untracked));
 
     // two of the three are committed to Git (by hand)
     let files: Vec<(String, Vec<u8>)> = ids[..2]
@@ -467,11 +468,11 @@ async fn repo_sync_links_untracked_workflows_whose_file_it_registers() {
     assert_eq!(report.linked, 2);
     let rows = h.mapping_map(env).await;
     for id in &ids[..2] {
-        assert_eq!(rows[id].status, "linked");
+        assert_eq!(rows[id].status, MappingStatus::Linked);
         let c = h.canonical(rows[id].canonical_id.unwrap()).await;
         assert_eq!(c.content_hash, rows[id].env_content_hash);
     }
-    assert_eq!(rows[&ids[2]].status, "untracked");
+    assert_eq!(rows[&ids[2]].status, MappingStatus::Untracked);
 }
 
 #[tokio::test]

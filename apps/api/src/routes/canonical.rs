@@ -381,7 +381,7 @@ pub async fn untracked(
     let page = query::page(&q.page, &q.page_size)?;
     let filter = MappingFilter {
         environment_id: query::uuid_param("environment_id", q.environment_id.as_deref())?,
-        status: Some(MappingStatus::Untracked.as_str().to_string()),
+        status: Some(MappingStatus::Untracked),
         search: query::search(q.search.as_deref())?,
         canonical_id: None,
     };
@@ -508,17 +508,17 @@ pub async fn link(
                         ),
                     ));
                 }
-                if mapping.canonical_id == Some(canonical_id) && mapping.status == "linked" {
+                if mapping.canonical_id == Some(canonical_id) && mapping.status == MappingStatus::Linked {
                     return Ok(MappingChange {
                         mapping: mapping_view(conn, environment_id, n8n_ref).await?,
                         changed: false,
                         reconcile_job_id: None,
                     });
                 }
-                if mapping.status != MappingStatus::Untracked.as_str() {
-                    let hint = match mapping.status.as_str() {
-                        "ignored" => "; unignore it first",
-                        "linked" => "; it is linked to another canonical workflow",
+                if mapping.status != MappingStatus::Untracked {
+                    let hint = match mapping.status {
+                        MappingStatus::Ignored => "; unignore it first",
+                        MappingStatus::Linked => "; it is linked to another canonical workflow",
                         _ => "",
                     };
                     return Err(ApiError::Conflict {
@@ -669,7 +669,7 @@ async fn set_ignored(
                 let mapping = workflows::get_by_n8n_id(conn, environment_id, n8n_ref)
                     .await?
                     .ok_or_else(|| unknown_workflow(&env, n8n_ref))?;
-                let is_ignored = mapping.status == MappingStatus::Ignored.as_str();
+                let is_ignored = mapping.status == MappingStatus::Ignored;
                 if is_ignored == ignore {
                     return Ok(MappingChange {
                         mapping: mapping_view(conn, environment_id, n8n_ref).await?,
@@ -677,7 +677,7 @@ async fn set_ignored(
                         reconcile_job_id: None,
                     });
                 }
-                if mapping.status == MappingStatus::Deleted.as_str() {
+                if mapping.status == MappingStatus::Deleted {
                     return Err(ApiError::Conflict {
                         message: format!(
                             "workflow `{n8n_ref}` in environment {} is deleted; deleted \

@@ -68,7 +68,7 @@ impl From<EnvironmentColumn> for MatrixEnvironment {
         Self {
             id: e.id,
             name: e.name,
-            environment_class: e.environment_class,
+            environment_class: e.environment_class.as_str().to_string(),
             git_folder: e.git_folder,
         }
     }
@@ -118,13 +118,13 @@ impl From<MatrixCell> for MatrixCellView {
     fn from(c: MatrixCell) -> Self {
         Self {
             environment_id: c.environment_id,
-            mapping_status: c.mapping_status,
+            mapping_status: c.mapping_status.map(|s| s.as_str().to_string()),
             n8n_workflow_id: c.n8n_workflow_id,
             workflow_name: c.workflow_name,
             env_content_hash: c.env_content_hash,
             git_content_hash: c.git_content_hash,
             git_commit_sha: c.git_commit_sha,
-            diff_status: c.diff_status,
+            diff_status: c.diff_status.map(|s| s.as_str().to_string()),
             n8n_updated_at: c.n8n_updated_at,
             updated_at: c.updated_at,
         }
@@ -207,8 +207,8 @@ pub async fn matrix(
     let page = query::page(&q.page, &q.page_size)?;
     let filter = MatrixFilter {
         search: query::search(q.search.as_deref())?,
-        status: query::mapping_status(q.status.as_deref())?.map(|s| s.as_str().to_string()),
-        diff_status: query::diff_status(q.diff_status.as_deref())?.map(|s| s.as_str().to_string()),
+        status: query::mapping_status(q.status.as_deref())?,
+        diff_status: query::diff_status(q.diff_status.as_deref())?,
         environment_id: query::uuid_param("environment_id", q.environment_id.as_deref())?,
         sort: sort(q.sort.as_deref())?,
     };

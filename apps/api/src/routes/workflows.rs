@@ -91,7 +91,7 @@ impl From<MappingView> for MappingItem {
             canonical_id: m.canonical_id,
             canonical_slug: m.canonical_slug,
             n8n_workflow_id: m.n8n_workflow_id,
-            status: m.status,
+            status: m.status.as_str().to_string(),
             workflow_name: m.workflow_name,
             env_content_hash: m.env_content_hash,
             git_content_hash: m.git_content_hash,
@@ -157,7 +157,7 @@ impl From<DiffStateView> for DiffStateItem {
         Self {
             source_environment_id: d.source_environment_id,
             target_environment_id: d.target_environment_id,
-            diff_status: d.diff_status,
+            diff_status: d.diff_status.as_str().to_string(),
             source_content_hash: d.source_content_hash,
             target_content_hash: d.target_content_hash,
             git_content_hash: d.git_content_hash,
@@ -217,7 +217,7 @@ fn versions(mappings: Vec<MappingView>, git_states: Vec<GitStateView>) -> Vec<Ve
         changed_at: m.n8n_updated_at,
         synced_at: m.last_env_sync_at,
         n8n_workflow_id: Some(m.n8n_workflow_id),
-        mapping_status: Some(m.status),
+        mapping_status: Some(m.status.as_str().to_string()),
         workflow_name: m.workflow_name,
         git_path: None,
         git_commit_sha: None,
@@ -302,7 +302,7 @@ pub async fn list(
     let page = query::page(&q.page, &q.page_size)?;
     let filter = MappingFilter {
         environment_id: query::uuid_param("environment_id", q.environment_id.as_deref())?,
-        status: query::mapping_status(q.status.as_deref())?.map(|s| s.as_str().to_string()),
+        status: query::mapping_status(q.status.as_deref())?,
         search: query::search(q.search.as_deref())?,
         canonical_id: None,
     };
