@@ -482,8 +482,15 @@ async fn git_settings_follow_the_adapters_table() {
         .iter()
         .filter(|c| matches!(c.verdict, Verdict::Accept(_)))
         .count();
-    let list = app.get("/api/v1/environments?page_size=200", &t.admin_key).await.json();
-    assert_eq!(list["pagination"]["total"], accepted + 1, "only accepted cases were created");
+    let list = app
+        .get("/api/v1/environments?page_size=200", &t.admin_key)
+        .await
+        .json();
+    assert_eq!(
+        list["pagination"]["total"],
+        accepted + 1,
+        "only accepted cases were created"
+    );
 }
 
 /// `make` is in the data model, but no sync can serve it yet: refused on create and update.

@@ -115,7 +115,10 @@ mod tests {
             MappingStatus::Ignored
         );
         let err = parse_text::<DiffStatus>("drifted").unwrap_err();
-        assert!(err.to_string().contains("\"drifted\" as a diff status"), "{err}");
+        assert!(
+            err.to_string().contains("\"drifted\" as a diff status"),
+            "{err}"
+        );
         assert!(parse_text::<EnvironmentClass>("qa").is_err());
     }
 }

@@ -74,8 +74,7 @@ async fn a_corrupt_status_or_class_is_an_error_when_read() {
         async move {
             db.tenant_tx(t, |conn| {
                 async move {
-                    let states =
-                        workflows::sync_states(conn, env, &["wf-1".to_string()]).await?;
+                    let states = workflows::sync_states(conn, env, &["wf-1".to_string()]).await?;
                     Ok::<_, Error>(states.into_iter().map(|s| s.status).collect::<Vec<_>>())
                 }
                 .scope_boxed()

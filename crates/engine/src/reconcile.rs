@@ -8,11 +8,11 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+use wfops_canonical::MappingStatus;
 use wfops_db::diff_state::{
     self, NewDiffState, ReconcileEnvironment, ReconcileGitState, ReconcileInputs, ReconcileMapping,
 };
 use wfops_db::{workflows, ScopedFutureExt};
-use wfops_canonical::MappingStatus;
 use wfops_diff::{diff_status, ContentHash, DiffStatus, EnvState, GitState, ThreeWay};
 use wfops_promotion::EnvironmentClass;
 
@@ -336,17 +336,26 @@ mod tests {
             "no backwards pair"
         );
         assert_eq!(
-            find(&out, dev.id, Some(stage.id)).unwrap().diff_status.as_str(),
+            find(&out, dev.id, Some(stage.id))
+                .unwrap()
+                .diff_status
+                .as_str(),
             "unchanged"
         );
         // dev a, prod b (edited after dev's commit), dev's Git a: a hotfix in prod
         assert_eq!(
-            find(&out, dev.id, Some(prod.id)).unwrap().diff_status.as_str(),
+            find(&out, dev.id, Some(prod.id))
+                .unwrap()
+                .diff_status
+                .as_str(),
             "target_hotfix"
         );
         // stage a, prod b, stage's Git c: all three differ
         assert_eq!(
-            find(&out, stage.id, Some(prod.id)).unwrap().diff_status.as_str(),
+            find(&out, stage.id, Some(prod.id))
+                .unwrap()
+                .diff_status
+                .as_str(),
             "conflict"
         );
         // versus Git
@@ -382,11 +391,17 @@ mod tests {
         let out = compute(&inputs);
         // dev → prod: prod's copy is missing, so the workflow is to be added there
         assert_eq!(
-            find(&out, dev.id, Some(prod.id)).unwrap().diff_status.as_str(),
+            find(&out, dev.id, Some(prod.id))
+                .unwrap()
+                .diff_status
+                .as_str(),
             "added"
         );
         // dev has no Git file: the workflow is only in the environment
-        assert_eq!(find(&out, dev.id, None).unwrap().diff_status, DiffStatus::TargetOnly);
+        assert_eq!(
+            find(&out, dev.id, None).unwrap().diff_status,
+            DiffStatus::TargetOnly
+        );
         // prod has nothing anywhere: no row
         assert!(find(&out, prod.id, None).is_none());
 
@@ -434,7 +449,10 @@ mod tests {
                 git_state(c, prod.id, &h('c'), "2024-01-01T00:00:00Z"),
             ],
         });
-        assert_eq!(find(&out, dev.id, None).unwrap().diff_status, DiffStatus::Modified);
+        assert_eq!(
+            find(&out, dev.id, None).unwrap().diff_status,
+            DiffStatus::Modified
+        );
         assert_eq!(
             find(&out, prod.id, None).unwrap().diff_status.as_str(),
             "target_hotfix"

@@ -533,5 +533,9 @@ async fn an_empty_instance_syncs_to_nothing_and_marks_everything_missing() {
     assert_eq!((report.fetched, report.created, report.updated), (0, 0, 0));
     assert_eq!(report.missing, 3);
     assert_eq!(report.pages, 1);
-    assert!(h.mappings(env).await.iter().all(|m| m.status == MappingStatus::Missing));
+    assert!(h
+        .mappings(env)
+        .await
+        .iter()
+        .all(|m| m.status == MappingStatus::Missing));
 }

@@ -343,10 +343,7 @@ fn path_rules(subject: Subject, path: &str, max_len: usize) -> Result<(), Invali
             "" => return reject("empty path component (leading, trailing or doubled '/')"),
             "." | ".." => return reject("'.' and '..' components are not allowed"),
             // `.git.` and `.git ` are `.git` to Windows checkouts
-            c if c
-                .trim_end_matches(['.', ' '])
-                .eq_ignore_ascii_case(".git") =>
-            {
+            c if c.trim_end_matches(['.', ' ']).eq_ignore_ascii_case(".git") => {
                 return reject("'.git' components are not allowed")
             }
             _ => {}

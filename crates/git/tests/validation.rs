@@ -2,9 +2,9 @@
 //! pure rules of `wfops_git::validate`, and the adapter's own entry points (`Mirror::open` for
 //! URLs and branches, `Mirror::read_tree` for folders), which must agree with them.
 
-mod common;
 #[path = "cases/validation.rs"]
 mod cases;
+mod common;
 
 use cases::{Field, Verdict, CASES};
 use common::{bare_remote, push_files};

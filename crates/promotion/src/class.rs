@@ -47,7 +47,10 @@ impl EnvironmentClass {
 
     /// The position in promotion order, from 0.
     pub fn rank(self) -> usize {
-        Self::ALL.iter().position(|c| *c == self).unwrap_or(Self::ALL.len())
+        Self::ALL
+            .iter()
+            .position(|c| *c == self)
+            .unwrap_or(Self::ALL.len())
     }
 
     /// A SQL expression giving the promotion rank (from 0) of the class stored in `column`, so

@@ -508,7 +508,9 @@ pub async fn link(
                         ),
                     ));
                 }
-                if mapping.canonical_id == Some(canonical_id) && mapping.status == MappingStatus::Linked {
+                if mapping.canonical_id == Some(canonical_id)
+                    && mapping.status == MappingStatus::Linked
+                {
                     return Ok(MappingChange {
                         mapping: mapping_view(conn, environment_id, n8n_ref).await?,
                         changed: false,

@@ -47,13 +47,20 @@ pub enum EnvironmentClass {
     Production,
 }
 
+/// The request's spelling of the domain's class (which owns the names and the promotion order).
+impl From<EnvironmentClass> for wfops_promotion::EnvironmentClass {
+    fn from(c: EnvironmentClass) -> Self {
+        match c {
+            EnvironmentClass::Dev => Self::Dev,
+            EnvironmentClass::Staging => Self::Staging,
+            EnvironmentClass::Production => Self::Production,
+        }
+    }
+}
+
 impl EnvironmentClass {
     fn as_str(self) -> &'static str {
-        match self {
-            EnvironmentClass::Dev => "dev",
-            EnvironmentClass::Staging => "staging",
-            EnvironmentClass::Production => "production",
-        }
+        wfops_promotion::EnvironmentClass::from(self).as_str()
     }
 }
 

@@ -69,7 +69,10 @@ pub const CASES: &[Case] = &[
     url("/srv/git/workflows.git", Accept("local")),
     url("file:///srv/git/workflows.git", Accept("local")),
     url("https://github.com/acme/workflows.git", Accept("https")),
-    url("https://git.example.com:8443/acme/workflows", Accept("https")),
+    url(
+        "https://git.example.com:8443/acme/workflows",
+        Accept("https"),
+    ),
     url("http://localhost:3000/acme/workflows.git", Accept("http")),
     url("http://127.0.0.1:8080/repo.git", Accept("http")),
     url("http://[::1]:8080/repo.git", Accept("http")),
@@ -83,8 +86,14 @@ pub const CASES: &[Case] = &[
     url("", Refuse("empty")),
     url("http://github.com/acme/workflows.git", Refuse("plain http")),
     url("git://github.com/acme/workflows.git", Refuse("git://")),
-    url("https://tok@github.com/a/b.git", Refuse("user name or token")),
-    url("https://user:hunter2@github.com/a/b.git", Refuse("password")),
+    url(
+        "https://tok@github.com/a/b.git",
+        Refuse("user name or token"),
+    ),
+    url(
+        "https://user:hunter2@github.com/a/b.git",
+        Refuse("password"),
+    ),
     url("ssh://git:hunter2@github.com/a/b.git", Refuse("password")),
     url("ftp://host/repo.git", Refuse("unsupported URL scheme")),
     url("gopher://x/y", Refuse("unsupported URL scheme")),
