@@ -79,6 +79,7 @@ impl EngineError {
                     | wfops_db::Error::ForeignKey { .. }
                     | wfops_db::Error::NotNull { .. }
                     | wfops_db::Error::RowSecurity { .. }
+                    | wfops_db::Error::Unreadable(_)
             ),
             EngineError::Provider { source, .. } => matches!(
                 source,

@@ -539,3 +539,44 @@ async fn an_empty_instance_syncs_to_nothing_and_marks_everything_missing() {
         .iter()
         .all(|m| m.status == MappingStatus::Missing));
 }
+
+/// A status the code does not know fails the sync with the value named; it is never read as
+/// `untracked` (which would rewrite the row and hide the corruption).
+#[tokio::test]
+async fn a_corrupt_mapping_status_fails_the_sync_instead_of_being_guessed() {
+    let h = harness().await;
+    let (fake, ids) = fake_with_fixtures(3);
+    let env = h.environment("dev", "dev", &fake).await;
+    sync(&h, env).await;
+    h.test_db
+        .admin_execute(&format!(
+            "ALTER TABLE workflow_env_map DROP CONSTRAINT workflow_env_map_status_check;
+             UPDATE workflow_env_map SET status = 'half-linked' WHERE n8n_workflow_id = '{}';",
+            ids[0]
+        ))
+        .await
+        .unwrap();
+    let err = env_sync::run(&h.ctx, h.tenant, env, &NoProgress, &Checkpoint::none())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("\"half-linked\" as a mapping status"),
+        "{err}"
+    );
+    assert!(
+        !err.is_retryable(),
+        "a corrupt row does not heal by retrying"
+    );
+    // the row is left as it was, for a person to look at
+    h.test_db
+        .admin_execute(
+            "DO $$ BEGIN
+               IF NOT EXISTS (SELECT 1 FROM workflow_env_map WHERE status = 'half-linked') THEN
+                 RAISE EXCEPTION 'the corrupt row was rewritten';
+               END IF;
+             END $$;",
+        )
+        .await
+        .unwrap();
+}
