@@ -61,7 +61,7 @@ pub struct EnvironmentColumn {
 pub async fn environment_columns(conn: &mut Conn) -> Result<Vec<EnvironmentColumn>, Error> {
     diesel::sql_query(format!(
         "select e.id, e.name, e.environment_class, e.git_folder from environments e \
-         order by {ENVIRONMENT_ORDER}"
+         where e.deleted_at is null order by {ENVIRONMENT_ORDER}"
     ))
     .load(conn)
     .await

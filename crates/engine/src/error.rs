@@ -87,10 +87,12 @@ impl EngineError {
                     | P::Timeout { .. }
                     | P::Connection { .. }
             ),
-            // a host that does not answer, or a branch that kept moving under the push
+            // a host that does not answer (or not in time), or a branch that kept moving under
+            // the push
             EngineError::Git { source, .. } => matches!(
                 source,
                 wfops_git::GitError::Unreachable { .. }
+                    | wfops_git::GitError::Timeout { .. }
                     | wfops_git::GitError::PushRejected { .. }
                     | wfops_git::GitError::Other { .. }
             ),

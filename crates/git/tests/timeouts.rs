@@ -51,7 +51,10 @@ fn assert_timed_out(outcome: Result<Option<wfops_git::CommitSha>, GitError>, too
         took >= TIMEOUTS.read,
         "failed before the read timeout ({took:?}): not the timeout that ended it"
     );
-    assert!(took < TIMEOUTS.read * 4 + Duration::from_secs(3), "{took:?}");
+    assert!(
+        took < TIMEOUTS.read * 4 + Duration::from_secs(3),
+        "{took:?}"
+    );
 }
 
 #[test]
