@@ -12,7 +12,7 @@ use serde_json::json;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 use wfops_db::jobs::{self, JobRow, JobStatus};
-use wfops_db::{audit, ScopedFutureExt};
+use wfops_db::{audit, workflows, ScopedFutureExt};
 use wfops_fake_n8n::{FakeN8n, Fault, Route};
 use wfops_worker::RunSummary;
 
@@ -148,19 +148,24 @@ async fn deleting_an_environment_cancels_its_running_sync_and_keeps_its_history(
         .unwrap()
         .parse()
         .unwrap();
+    // the first page is written; the second is on its way (slowly)
     wait_for(
         "the sync to write its first page",
         Duration::from_secs(30),
         || async {
-            let j = job(&app, t.id, job_id).await;
-            j.status == JobStatus::Running
-                && j.progress
-                    .as_ref()
-                    .and_then(|p| p["current"].as_i64())
-                    .is_some_and(|c| c >= 2)
+            let written = app
+                .state
+                .db
+                .tenant_tx(t.id, move |conn| {
+                    async move { workflows::status_counts(conn, env).await }.scope_boxed()
+                })
+                .await
+                .unwrap();
+            written.untracked >= 2
         },
     )
     .await;
+    assert_eq!(job(&app, t.id, job_id).await.status, JobStatus::Running);
 
     let deleted = app
         .delete(&format!("/api/v1/environments/{env}"), &t.admin_key)
@@ -299,7 +304,19 @@ async fn deleting_an_environment_cancels_its_running_sync_and_keeps_its_history(
 async fn deleting_cancels_pending_jobs_and_the_matrix_forgets_the_environment() {
     let app = spawn_app().await;
     let t = app.tenant("Acme").await;
-    let env = app.environment(&t, "staging").await;
+    let created = app
+        .post(
+            "/api/v1/environments",
+            &t.admin_key,
+            json!({ "name": "staging", "url": "http://127.0.0.1:9", "api_key": "k" }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let env: Uuid = created.json()["data"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     // no worker runs: the job stays pending
     let started = app
         .post(
@@ -315,6 +332,8 @@ async fn deleting_cancels_pending_jobs_and_the_matrix_forgets_the_environment() 
         .parse()
         .unwrap();
     assert_eq!(job(&app, t.id, job_id).await.status, JobStatus::Pending);
+    let matrix = app.get("/api/v1/workflows/matrix", &t.admin_key).await;
+    assert!(matrix.text.contains(&env.to_string()), "{}", matrix.text);
 
     let deleted = app
         .delete(&format!("/api/v1/environments/{env}"), &t.admin_key)

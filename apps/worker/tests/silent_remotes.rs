@@ -44,8 +44,14 @@ fn engine(f: &Fixture) -> EngineCtx {
     ctx
 }
 
-async fn environment(f: &Fixture, ctx: &EngineCtx, url: &str, git: Option<&str>) -> Uuid {
-    let key = ctx.cipher.encrypt_str("n8n-api-key").expect("encrypt");
+async fn environment(
+    f: &Fixture,
+    ctx: &EngineCtx,
+    url: &str,
+    api_key: &str,
+    git: Option<&str>,
+) -> Uuid {
+    let key = ctx.cipher.encrypt_str(api_key).expect("encrypt");
     let tenant = f.tenant;
     let (url, git) = (url.to_owned(), git.map(str::to_owned));
     f.db.tenant_tx(tenant, move |conn| {
@@ -110,6 +116,7 @@ async fn a_repository_sync_against_a_silent_git_remote_times_out_and_frees_the_e
         &f,
         &ctx,
         fake.url(),
+        fake.api_key(),
         Some(&format!("http://{addr}/org/workflows.git")),
     )
     .await;
@@ -170,7 +177,7 @@ async fn an_environment_sync_against_a_silent_n8n_times_out_with_a_clear_error()
     let request_timeout = ctx.n8n.request_timeout;
     let attempts = ctx.n8n.retry.max_retries + 1;
     let (_silent, addr) = silent_listener();
-    let env = environment(&f, &ctx, &format!("http://{addr}"), None).await;
+    let env = environment(&f, &ctx, &format!("http://{addr}"), "n8n-api-key", None).await;
     let tenant = f.tenant;
     let job =
         f.db.tenant_tx(tenant, move |conn| {
