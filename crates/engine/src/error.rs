@@ -149,5 +149,18 @@ mod tests {
         assert!(!EngineError::Db(wfops_db::Error::NotFound).is_retryable());
         assert!(!EngineError::EnvironmentNotFound(Uuid::nil()).is_retryable());
         assert!(!EngineError::LeaseLost(Uuid::nil()).is_retryable());
+        let silent = EngineError::Git {
+            environment: "dev".into(),
+            source: wfops_git::GitError::Timeout {
+                url: "https://git.example.com/org/repo.git".into(),
+                message: "could not read from socket: timed out".into(),
+            },
+        };
+        assert!(silent.is_retryable());
+        assert_eq!(
+            silent.to_string(),
+            "environment dev: git remote https://git.example.com/org/repo.git did not answer in \
+             time: could not read from socket: timed out"
+        );
     }
 }
