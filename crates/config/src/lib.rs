@@ -90,6 +90,14 @@ pub struct Config {
     pub downgrade_enforcement_interval_seconds: u64,
     /// `ALERT_RULES_EVALUATION_INTERVAL_SECONDS` (default 300).
     pub alert_rules_evaluation_interval_seconds: u64,
+    /// `GIT_CONNECT_TIMEOUT_SECONDS` (default 10): opening a connection to a Git remote.
+    pub git_connect_timeout_seconds: u64,
+    /// `GIT_READ_TIMEOUT_SECONDS` (default 60): how long a connected Git remote may stay silent.
+    pub git_read_timeout_seconds: u64,
+    /// `N8N_CONNECT_TIMEOUT_SECONDS` (default 5): opening a connection to an n8n instance.
+    pub n8n_connect_timeout_seconds: u64,
+    /// `N8N_REQUEST_TIMEOUT_SECONDS` (default 30): one whole request to an n8n instance.
+    pub n8n_request_timeout_seconds: u64,
 }
 
 /// The secrets an app needs once configuration is complete.
@@ -243,6 +251,10 @@ impl Config {
                 "ALERT_RULES_EVALUATION_INTERVAL_SECONDS",
                 300,
             )?,
+            git_connect_timeout_seconds: range(&get, "GIT_CONNECT_TIMEOUT_SECONDS", 10, 1, 600)?,
+            git_read_timeout_seconds: range(&get, "GIT_READ_TIMEOUT_SECONDS", 60, 1, 3600)?,
+            n8n_connect_timeout_seconds: range(&get, "N8N_CONNECT_TIMEOUT_SECONDS", 5, 1, 600)?,
+            n8n_request_timeout_seconds: range(&get, "N8N_REQUEST_TIMEOUT_SECONDS", 30, 1, 3600)?,
         })
     }
 

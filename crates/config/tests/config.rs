@@ -246,3 +246,40 @@ fn for_tests_is_complete() {
     let c = Config::for_tests();
     assert!(c.secrets().is_ok());
 }
+
+#[test]
+fn network_timeouts_have_defaults_and_bounds() {
+    let c = parse(&[]).unwrap();
+    assert_eq!(c.git_connect_timeout_seconds, 10);
+    assert_eq!(c.git_read_timeout_seconds, 60);
+    assert_eq!(c.n8n_connect_timeout_seconds, 5);
+    assert_eq!(c.n8n_request_timeout_seconds, 30);
+    let c = parse(&[
+        ("GIT_CONNECT_TIMEOUT_SECONDS", "3"),
+        ("GIT_READ_TIMEOUT_SECONDS", "20"),
+        ("N8N_CONNECT_TIMEOUT_SECONDS", "2"),
+        ("N8N_REQUEST_TIMEOUT_SECONDS", "15"),
+    ])
+    .unwrap();
+    assert_eq!(
+        (
+            c.git_connect_timeout_seconds,
+            c.git_read_timeout_seconds,
+            c.n8n_connect_timeout_seconds,
+            c.n8n_request_timeout_seconds
+        ),
+        (3, 20, 2, 15)
+    );
+    // 0 would mean "wait forever" to libgit2: refused, like a value that is not a number
+    for var in [
+        "GIT_CONNECT_TIMEOUT_SECONDS",
+        "GIT_READ_TIMEOUT_SECONDS",
+        "N8N_CONNECT_TIMEOUT_SECONDS",
+        "N8N_REQUEST_TIMEOUT_SECONDS",
+    ] {
+        for bad in ["0", "x", "100000"] {
+            let err = parse(&[(var, bad)]).expect_err(var).to_string();
+            assert!(err.contains(var), "{var}={bad}: {err}");
+        }
+    }
+}

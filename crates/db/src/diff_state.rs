@@ -95,6 +95,7 @@ pub async fn lock_tenant(conn: &mut Conn, tenant_id: Uuid) -> Result<(), Error> 
 
 pub async fn load_inputs(conn: &mut Conn) -> Result<ReconcileInputs, Error> {
     let environments = environments::table
+        .filter(environments::deleted_at.is_null())
         .select(ReconcileEnvironment::as_select())
         .order(environments::id)
         .load(conn)

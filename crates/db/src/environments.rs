@@ -2,10 +2,15 @@
 //!
 //! The n8n API key and the Git token are stored as `Cipher` output; this module moves them as
 //! opaque text and never decrypts. `list`/`get` rely on row-level security for tenant scoping.
+//!
+//! Deleting an environment archives it ([`archive`]): the row stays with `deleted_at` set so
+//! that the history pointing at it survives, and every function here except [`archive`] treats
+//! an archived environment as absent (docs/decisions/environment-deletion.md).
 
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::sql_types::{Text, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
@@ -94,9 +99,11 @@ pub async fn insert(conn: &mut Conn, new: &NewEnvironment<'_>) -> Result<Environ
         .map_err(Error::from)
 }
 
+/// A live (not archived) environment of the bound tenant.
 pub async fn get(conn: &mut Conn, id: Uuid) -> Result<Environment, Error> {
     environments::table
         .find(id)
+        .filter(environments::deleted_at.is_null())
         .select(Environment::as_select())
         .first(conn)
         .await
@@ -109,8 +116,13 @@ pub async fn list(
     offset: i64,
     limit: i64,
 ) -> Result<(Vec<Environment>, i64), Error> {
-    let total: i64 = environments::table.count().get_result(conn).await?;
+    let total: i64 = environments::table
+        .filter(environments::deleted_at.is_null())
+        .count()
+        .get_result(conn)
+        .await?;
     let rows = environments::table
+        .filter(environments::deleted_at.is_null())
         .select(Environment::as_select())
         .order((environments::name.asc(), environments::id))
         .offset(offset)
@@ -130,21 +142,111 @@ pub async fn update(
     if changes.is_empty() {
         return get(conn, id).await;
     }
-    diesel::update(environments::table.find(id))
-        .set(changes)
-        .returning(Environment::as_returning())
-        .get_result(conn)
-        .await
-        .map_err(Error::from)
+    diesel::update(
+        environments::table
+            .find(id)
+            .filter(environments::deleted_at.is_null()),
+    )
+    .set(changes)
+    .returning(Environment::as_returning())
+    .get_result(conn)
+    .await
+    .map_err(Error::from)
 }
 
-/// Deletes the row; `NotFound` when it does not exist in the bound tenant.
-pub async fn delete(conn: &mut Conn, id: Uuid) -> Result<(), Error> {
-    let deleted = diesel::delete(environments::table.find(id))
+/// Why the jobs of an archived environment were cancelled: stored as their error.
+pub const DELETED_REASON: &str = "environment deleted";
+
+/// What [`archive`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Archived {
+    pub name: String,
+    /// Pending and running jobs of the environment, now `cancelled`.
+    pub cancelled_jobs: Vec<Uuid>,
+}
+
+/// Deletes an environment the way that keeps its history: cancels its pending and running
+/// jobs (a running job notices at its next heartbeat or progress write and stops without
+/// writing), removes what describes the instance's current contents (workflow mappings, Git
+/// and diff states, the sync's seen sets) and its secrets (API key, Git token, environment
+/// variables), and marks the row archived. Deployments, promotions, snapshots, drift incidents
+/// and checks, executions, jobs and audit rows keep pointing at the archived row.
+/// `NotFound` when no live environment of the bound tenant has this id.
+pub async fn archive(conn: &mut Conn, id: Uuid) -> Result<Archived, Error> {
+    // the row lock orders this against a concurrent update or archive of the same environment
+    let name: String = environments::table
+        .find(id)
+        .filter(environments::deleted_at.is_null())
+        .select(environments::name)
+        .for_update()
+        .first(conn)
+        .await?;
+    let cancelled_jobs = cancel_jobs(conn, id, DELETED_REASON).await?;
+    for table in [
+        "env_sync_seen",
+        "workflow_env_map",
+        "canonical_workflow_git_state",
+        "environment_variables",
+    ] {
+        diesel::sql_query(format!("delete from {table} where environment_id = $1"))
+            .bind::<SqlUuid, _>(id)
+            .execute(conn)
+            .await?;
+    }
+    diesel::sql_query(
+        "delete from workflow_diff_state
+          where source_environment_id = $1 or target_environment_id = $1",
+    )
+    .bind::<SqlUuid, _>(id)
+    .execute(conn)
+    .await?;
+    let now = Utc::now();
+    diesel::update(environments::table.find(id))
+        .set((
+            environments::deleted_at.eq(Some(now)),
+            environments::api_key_encrypted.eq(None::<String>),
+            environments::git_token_encrypted.eq(None::<String>),
+            environments::updated_at.eq(now),
+        ))
         .execute(conn)
         .await?;
-    if deleted == 0 {
-        return Err(Error::NotFound);
+    Ok(Archived {
+        name,
+        cancelled_jobs,
+    })
+}
+
+/// Cancels every pending or running job of the environment (by its `environment_id` or its
+/// `env:<id>` lock key), with `reason` as the job's error and in a `cancelled` event. A
+/// running job's worker loses it: its heartbeat, progress, checkpoint and final writes all
+/// require `status = 'running'` and find nothing to write.
+pub async fn cancel_jobs(
+    conn: &mut Conn,
+    environment_id: Uuid,
+    reason: &str,
+) -> Result<Vec<Uuid>, Error> {
+    #[derive(QueryableByName)]
+    struct Cancelled {
+        #[diesel(sql_type = SqlUuid)]
+        id: Uuid,
     }
-    Ok(())
+    let rows: Vec<Cancelled> = diesel::sql_query(
+        "with cancelled as (
+             update background_jobs
+                set status = 'cancelled', error = $2, completed_at = now(),
+                    locked_by = null, lease_expires_at = null, updated_at = now()
+              where (environment_id = $1 or lock_key = 'env:' || $1::text)
+                and status in ('pending', 'running')
+          returning id, tenant_id)
+         , events as (
+             insert into job_events (tenant_id, job_id, event, data)
+             select tenant_id, id, 'cancelled', json_build_object('reason', $2::text)::jsonb
+               from cancelled)
+         select id from cancelled order by id",
+    )
+    .bind::<SqlUuid, _>(environment_id)
+    .bind::<Text, _>(reason)
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.id).collect())
 }

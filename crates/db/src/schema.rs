@@ -278,6 +278,7 @@ diesel::table! {
         active_drift_incident_id -> Nullable<Uuid>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        deleted_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -70,7 +70,7 @@ pub struct EnvironmentColumn {
 pub async fn environment_columns(conn: &mut Conn) -> Result<Vec<EnvironmentColumn>, Error> {
     diesel::sql_query(format!(
         "select e.id, e.name, e.environment_class, e.git_folder from environments e \
-         order by {}",
+         where e.deleted_at is null order by {}",
         environment_order()
     ))
     .load(conn)

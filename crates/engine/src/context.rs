@@ -37,13 +37,24 @@ impl std::fmt::Debug for EngineCtx {
 }
 
 impl EngineCtx {
+    /// Also fixes the process's Git network timeouts from the configuration (libgit2 keeps
+    /// them process-wide; the first context of a process decides).
     pub fn new(db: Db, config: Arc<Config>, cipher: Cipher, git_cache: PathBuf) -> Self {
+        let git_timeouts = wfops_git::NetworkTimeouts {
+            connect: Duration::from_secs(config.git_connect_timeout_seconds),
+            read: Duration::from_secs(config.git_read_timeout_seconds),
+        };
+        if let Err(in_effect) = wfops_git::set_network_timeouts(git_timeouts) {
+            tracing::warn!(wanted = ?git_timeouts, ?in_effect,
+                "git network timeouts were already fixed for this process; keeping them");
+        }
+        let n8n = N8nOptions::from_config(&config);
         Self {
             db,
             config,
             cipher,
             git_cache,
-            n8n: N8nOptions::default(),
+            n8n,
         }
     }
 
@@ -56,7 +67,8 @@ impl EngineCtx {
     }
 }
 
-/// Client settings for n8n instances. The defaults are the n8n crate's; tests shorten them.
+/// Client settings for n8n instances. The defaults are the n8n crate's, the timeouts come from
+/// the configuration; tests shorten them.
 #[derive(Debug, Clone)]
 pub struct N8nOptions {
     /// Workflows per list request (1..=250). Bigger pages mean fewer round trips; n8n caps 250.
@@ -66,6 +78,17 @@ pub struct N8nOptions {
     pub request_timeout: Duration,
     /// Requests in flight at once against one instance.
     pub max_concurrency: usize,
+}
+
+impl N8nOptions {
+    /// The defaults with the configured connect and request timeouts.
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(config.n8n_connect_timeout_seconds),
+            request_timeout: Duration::from_secs(config.n8n_request_timeout_seconds),
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for N8nOptions {

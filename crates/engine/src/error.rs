@@ -88,10 +88,12 @@ impl EngineError {
                     | P::Timeout { .. }
                     | P::Connection { .. }
             ),
-            // a host that does not answer, or a branch that kept moving under the push
+            // a host that does not answer (or not in time), or a branch that kept moving under
+            // the push
             EngineError::Git { source, .. } => matches!(
                 source,
                 wfops_git::GitError::Unreachable { .. }
+                    | wfops_git::GitError::Timeout { .. }
                     | wfops_git::GitError::PushRejected { .. }
                     | wfops_git::GitError::Other { .. }
             ),
@@ -148,5 +150,18 @@ mod tests {
         assert!(!EngineError::Db(wfops_db::Error::NotFound).is_retryable());
         assert!(!EngineError::EnvironmentNotFound(Uuid::nil()).is_retryable());
         assert!(!EngineError::LeaseLost(Uuid::nil()).is_retryable());
+        let silent = EngineError::Git {
+            environment: "dev".into(),
+            source: wfops_git::GitError::Timeout {
+                url: "https://git.example.com/org/repo.git".into(),
+                message: "could not read from socket: timed out".into(),
+            },
+        };
+        assert!(silent.is_retryable());
+        assert_eq!(
+            silent.to_string(),
+            "environment dev: git remote https://git.example.com/org/repo.git did not answer in \
+             time: could not read from socket: timed out"
+        );
     }
 }

@@ -3,7 +3,10 @@
 pub mod context;
 pub mod env_sync;
 pub mod error;
+mod git_files;
+mod git_targets;
 pub mod jobs;
+pub mod linking;
 pub mod onboarding;
 pub mod reconcile;
 pub mod repo_sync;

@@ -34,8 +34,10 @@ use wfops_git::{Author, CommitSha, FileChange};
 
 use crate::context::{load_environment, EngineCtx, Progress};
 use crate::error::{EngineError, Result};
+use crate::git_files::{parse_files, parse_workflow, Workflow};
+use crate::git_targets::GitTarget;
+use crate::linking::register_hashes;
 use crate::reconcile::{self, ReconcileReport};
-use crate::repo_sync::{parse_files, parse_workflow, register_hashes, GitTarget, Workflow};
 
 /// How long each preflight check may take. A host that does not answer must not hold the
 /// request that asked for the preflight.

@@ -7,7 +7,7 @@
 //! the folder lose their Git state; a canonical workflow left with no Git state and no mapping
 //! is soft-deleted. In the same transaction, untracked mappings of the environment whose hash
 //! is now registered are auto-linked with the environment sync's decision
-//! ([`env_sync::link_untracked`]); then the tenant is reconciled.
+//! ([`linking::link_untracked`]); then the tenant is reconciled.
 //!
 //! A canonical workflow's own columns (name, content hash, definition, file path) hold the Git
 //! version of the folder synced last; each folder's version is in its Git state, which is what
@@ -17,26 +17,21 @@
 //! one) and the rest is synced: one broken commit must not hide every other change.
 
 use std::collections::{HashMap, HashSet};
-use std::fs::File;
-use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::Value;
 use uuid::Uuid;
-use wfops_canonical::{
-    check_registry_entry, unique_slug, validate_slug, CanonicalId, HashCollision,
-};
+use wfops_canonical::{unique_slug, validate_slug, CanonicalId, HashCollision};
 use wfops_db::canonical::{self as canonical_db, CanonicalContent, NewCanonicalWorkflow};
 use wfops_db::git_state::{self as git_db, GitStateSummary, GitStateWrite};
-use wfops_db::hash_registry::{self, NewRegistryEntry};
 use wfops_db::{Conn, ScopedFutureExt};
-use wfops_diff::ContentHasher;
-use wfops_git::{CommitSha, GitAuth, GitError, GitFile, Mirror, RemoteSpec, SshKeySource};
+use wfops_git::CommitSha;
 
-use crate::context::{load_environment, EngineCtx, LoadedEnvironment, Progress};
-use crate::env_sync::{self, LinkBlocked, LinkOutcome};
+use crate::context::{load_environment, EngineCtx, Progress};
 use crate::error::{EngineError, Result};
+use crate::git_files::{parse_files, ParsedFile, Workflow};
+use crate::git_targets::GitTarget;
+use crate::linking::{self, register_hashes, LinkBlocked, LinkOutcome};
 use crate::reconcile::{self, ReconcileReport};
 
 /// What a repository sync did.
@@ -188,179 +183,6 @@ fn short(sha: &CommitSha) -> &str {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Git access shared with onboarding
-// ---------------------------------------------------------------------------------------------
-
-/// An environment's repository, branch and folder, ready to open a mirror of.
-pub(crate) struct GitTarget {
-    pub environment: String,
-    pub spec: RemoteSpec,
-    pub folder: String,
-    /// `<git_cache>/<tenant_id>`: each tenant's mirrors apart from the others'.
-    pub cache_dir: PathBuf,
-}
-
-impl GitTarget {
-    /// Fails with [`EngineError::GitNotConfigured`] when the environment has no repository or
-    /// no folder.
-    pub fn for_environment(
-        ctx: &EngineCtx,
-        tenant_id: Uuid,
-        env: &LoadedEnvironment,
-    ) -> Result<GitTarget> {
-        let not_configured = |missing| EngineError::GitNotConfigured {
-            environment: env.row.name.clone(),
-            missing,
-        };
-        let url = env
-            .row
-            .git_repo_url
-            .clone()
-            .filter(|u| !u.trim().is_empty())
-            .ok_or_else(|| not_configured("repository"))?;
-        let folder = env
-            .row
-            .git_folder
-            .clone()
-            .filter(|f| !f.trim().is_empty())
-            .ok_or_else(|| not_configured("folder"))?;
-        Ok(GitTarget {
-            environment: env.row.name.clone(),
-            spec: RemoteSpec::new(url, env.row.git_branch.clone(), auth_for(env)),
-            folder,
-            cache_dir: ctx.git_cache.join(tenant_id.to_string()),
-        })
-    }
-
-    /// The folder's path from the repository root.
-    pub fn folder_path(&self) -> String {
-        format!("{}/{}", wfops_git::WORKFLOWS_DIR, self.folder)
-    }
-
-    /// Runs `f` on the mirror in a blocking thread (git2 is synchronous), holding a file lock
-    /// for this repository so that two jobs (of different environments, maybe in different
-    /// worker processes) never fetch or push the same mirror at once.
-    pub async fn with_mirror<T, F>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Mirror) -> std::result::Result<T, GitError> + Send + 'static,
-    {
-        let spec = self.spec.clone();
-        let cache_dir = self.cache_dir.clone();
-        let environment = self.environment.clone();
-        let outcome = tokio::task::spawn_blocking(move || {
-            let io = |path: PathBuf, source| GitError::Io { path, source };
-            std::fs::create_dir_all(&cache_dir).map_err(|e| io(cache_dir.clone(), e))?;
-            let lock_path = cache_dir.join(format!("{}.lock", lock_name(&spec.url)));
-            let lock = File::create(&lock_path).map_err(|e| io(lock_path.clone(), e))?;
-            lock.lock().map_err(|e| io(lock_path.clone(), e))?;
-            let mirror = Mirror::open(&cache_dir, &spec)?;
-            f(&mirror)
-            // the lock is released when `lock` is dropped
-        })
-        .await
-        .map_err(|e| EngineError::Internal(format!("the Git task failed: {e}")))?;
-        outcome.map_err(|source| EngineError::Git {
-            environment,
-            source,
-        })
-    }
-}
-
-/// The credentials for the environment's remote: the stored token is an access token for
-/// https, or an SSH private key when it is one (PEM or OpenSSH text).
-fn auth_for(env: &LoadedEnvironment) -> GitAuth {
-    match env.git_token() {
-        None => GitAuth::None,
-        Some(token) if token.expose().trim_start().starts_with("-----BEGIN") => GitAuth::SshKey {
-            key: SshKeySource::Pem(token.clone()),
-            passphrase: None,
-        },
-        Some(token) => GitAuth::Token(token.clone()),
-    }
-}
-
-/// A file name for the lock of one remote: its URL's bytes as hex-encoded FNV-1a (stable across
-/// processes and releases, unlike `DefaultHasher`; collisions only serialize two remotes).
-fn lock_name(url: &str) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in url.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("remote-{h:016x}")
-}
-
-// ---------------------------------------------------------------------------------------------
-// Parsing
-// ---------------------------------------------------------------------------------------------
-
-/// One file of the folder, validated and hashed.
-pub(crate) struct ParsedFile {
-    pub path: String,
-    /// The file name without `.json`.
-    pub stem: String,
-    pub blob_sha: String,
-    /// The workflow, or why the file is not one.
-    pub parsed: std::result::Result<Workflow, String>,
-}
-
-pub(crate) struct Workflow {
-    pub hash: String,
-    pub name: String,
-    pub document: Value,
-    /// What the hash registry keeps to detect collisions.
-    pub normalized: Value,
-}
-
-pub(crate) fn parse_files(files: Vec<GitFile>) -> Vec<ParsedFile> {
-    let mut hasher = ContentHasher::new();
-    files
-        .into_iter()
-        .map(|file| {
-            let stem = file
-                .path
-                .rsplit('/')
-                .next()
-                .and_then(|name| name.strip_suffix(".json"))
-                .unwrap_or(&file.path)
-                .to_owned();
-            let parsed = parse_workflow(&mut hasher, &file.bytes, &stem);
-            ParsedFile {
-                path: file.path,
-                stem,
-                blob_sha: file.blob_sha,
-                parsed,
-            }
-        })
-        .collect()
-}
-
-pub(crate) fn parse_workflow(
-    hasher: &mut ContentHasher,
-    bytes: &[u8],
-    stem: &str,
-) -> std::result::Result<Workflow, String> {
-    let hash = hasher.hash(bytes).map_err(|e| e.to_string())?;
-    let normalized: Value =
-        serde_json::from_slice(hasher.canonical(bytes).map_err(|e| e.to_string())?)
-            .map_err(|e| format!("normalized document can not be read back: {e}"))?;
-    let document: Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-    let name = document
-        .get("name")
-        .and_then(Value::as_str)
-        .filter(|n| !n.trim().is_empty())
-        .unwrap_or(stem)
-        .to_owned();
-    Ok(Workflow {
-        hash: hash.to_hex(),
-        name,
-        document,
-        normalized,
-    })
-}
-
-// ---------------------------------------------------------------------------------------------
 // Applying one snapshot of the folder
 // ---------------------------------------------------------------------------------------------
 
@@ -502,7 +324,7 @@ async fn apply(
     let soft_deleted = canonical_db::soft_delete_unreferenced(conn, &gone_ids).await?;
 
     // 6. untracked workflows of the environment whose hash is now registered
-    let links = env_sync::link_untracked(conn, environment_id).await?;
+    let links = linking::link_untracked(conn, environment_id).await?;
 
     Ok(Applied {
         created: created.ids.len(),
@@ -624,141 +446,5 @@ fn new_row<'a>(
         content_hash: w.map(|w| w.hash.as_str()),
         workflow_definition: w.map(|w| &w.document),
         git_file_path: Some(&file.path),
-    }
-}
-
-/// Registers each hash for its canonical workflow unless the registry (or an earlier file of
-/// the same batch) holds different content under it: that is a collision, returned and not
-/// registered. Equal content under another canonical workflow is not a collision; the first
-/// registration stands.
-pub(crate) async fn register_hashes(
-    conn: &mut Conn,
-    tenant_id: Uuid,
-    workflows: &[(&Workflow, Uuid)],
-) -> Result<Vec<HashCollision>> {
-    let mut collisions = Vec::new();
-    let mut first: HashMap<&str, (&Workflow, Uuid)> = HashMap::new();
-    for &(w, id) in workflows {
-        match first.get(w.hash.as_str()) {
-            None => {
-                first.insert(&w.hash, (w, id));
-            }
-            Some(&(earlier, earlier_id)) => {
-                if let Some(c) = check_collision(&w.hash, earlier_id, &earlier.normalized, w)? {
-                    collisions.push(c);
-                }
-            }
-        }
-    }
-    let hashes: Vec<String> = first.keys().map(|h| (*h).to_owned()).collect();
-    let registered = hash_registry::get_many(conn, &hashes).await?;
-    let mut blocked: HashSet<&str> = HashSet::new();
-    for entry in &registered {
-        blocked.insert(entry.content_hash.as_str());
-        if let Some(&(w, _)) = first.get(entry.content_hash.as_str()) {
-            if let Some(c) = check_collision(
-                &entry.content_hash,
-                entry.canonical_id,
-                &entry.workflow_payload,
-                w,
-            )? {
-                collisions.push(c);
-            }
-        }
-    }
-    let mut entries: Vec<NewRegistryEntry> = first
-        .iter()
-        .filter(|(h, _)| !blocked.contains(**h))
-        .map(|(h, (w, id))| NewRegistryEntry {
-            content_hash: (*h).to_owned(),
-            canonical_id: *id,
-            workflow_payload: w.normalized.clone(),
-        })
-        .collect();
-    entries.sort_by(|a, b| a.content_hash.cmp(&b.content_hash));
-    hash_registry::register(conn, tenant_id, &entries).await?;
-    collisions.sort_by_key(|c| c.content_hash);
-    collisions.dedup();
-    Ok(collisions)
-}
-
-fn check_collision(
-    hash: &str,
-    registered_canonical: Uuid,
-    registered_payload: &Value,
-    incoming: &Workflow,
-) -> Result<Option<HashCollision>> {
-    let key = hash
-        .parse()
-        .map_err(|e| EngineError::Internal(format!("stored hash {hash:?}: {e}")))?;
-    check_registry_entry(
-        key,
-        Some(registered_canonical.into()),
-        registered_payload,
-        &incoming.normalized,
-    )
-    .map_err(EngineError::from)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn file(path: &str, bytes: &[u8]) -> GitFile {
-        GitFile {
-            path: path.into(),
-            bytes: bytes.to_vec(),
-            blob_sha: "0".repeat(40),
-        }
-    }
-
-    #[test]
-    fn files_are_hashed_named_and_their_errors_kept() {
-        let doc = serde_json::json!({
-            "name": "Order Sync",
-            "nodes": [{"name": "Start", "type": "n8n-nodes-base.manualTrigger", "parameters": {},
-                       "position": [0, 0]}],
-            "connections": {},
-            "settings": {}
-        });
-        let bytes = serde_json::to_vec(&doc).unwrap();
-        let unnamed = serde_json::to_vec(&serde_json::json!({
-            "name": " ", "nodes": [], "connections": {}
-        }))
-        .unwrap();
-        let parsed = parse_files(vec![
-            file("workflows/dev/order-sync.json", &bytes),
-            file("workflows/dev/Unnamed One.json", &unnamed),
-            file("workflows/dev/bad.json", b"{\"name\": 1,"),
-        ]);
-        assert_eq!(parsed[0].stem, "order-sync");
-        let w = parsed[0].parsed.as_ref().unwrap();
-        assert_eq!(w.name, "Order Sync");
-        assert_eq!(w.hash, wfops_diff::content_hash(&bytes).unwrap().to_hex());
-        assert_eq!(
-            wfops_diff::content_hash_value(&w.normalized)
-                .unwrap()
-                .to_hex(),
-            w.hash,
-            "the registry payload hashes to its key"
-        );
-        // a blank name falls back to the file name
-        assert_eq!(parsed[1].parsed.as_ref().unwrap().name, "Unnamed One");
-        let err = parsed[2].parsed.as_ref().err().unwrap();
-        assert!(err.contains("line 1"), "{err}");
-    }
-
-    #[test]
-    fn lock_names_are_stable_and_differ_per_remote() {
-        assert_eq!(
-            lock_name("file:///srv/a.git"),
-            lock_name("file:///srv/a.git")
-        );
-        assert_ne!(
-            lock_name("file:///srv/a.git"),
-            lock_name("file:///srv/b.git")
-        );
-        // FNV-1a of the empty string: the offset basis
-        assert_eq!(lock_name(""), "remote-cbf29ce484222325");
     }
 }

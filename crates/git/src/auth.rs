@@ -102,9 +102,15 @@ pub(crate) fn classify(err: &git2::Error, spec: &RemoteSpec, url: &str) -> GitEr
     let url = url.to_string();
     let lower = message.to_ascii_lowercase();
     match err.code() {
+        ErrorCode::Timeout => return GitError::Timeout { url, message },
         ErrorCode::Auth => return GitError::AuthFailed { url, message },
         ErrorCode::Certificate => return GitError::Untrusted { url, message },
         _ => {}
+    }
+    if lower.contains("timed out") {
+        // libgit2's socket timeouts ("could not read from socket: timed out", "failed to
+        // connect to host: Operation timed out") reach us as generic network errors.
+        return GitError::Timeout { url, message };
     }
     match err.class() {
         ErrorClass::Net | ErrorClass::Os => GitError::Unreachable { url, message },
@@ -218,6 +224,19 @@ mod tests {
                 "NotAGitRepository",
             ),
             (ErrorCode::GenericError, ErrorClass::Odb, "odd", "Other"),
+            (
+                ErrorCode::GenericError,
+                ErrorClass::Net,
+                "could not read from socket: timed out",
+                "Timeout",
+            ),
+            (
+                ErrorCode::GenericError,
+                ErrorClass::Net,
+                "failed to connect to host: Operation timed out",
+                "Timeout",
+            ),
+            (ErrorCode::Timeout, ErrorClass::Net, "slow", "Timeout"),
         ];
         for (code, class, msg, expected) in cases {
             let err = git2::Error::new(code, class, msg);

@@ -13,6 +13,12 @@ pub enum GitError {
     #[error("git remote {url} is unreachable: {message}")]
     Unreachable { url: String, message: String },
 
+    /// The remote did not answer in time: the connection could not be opened within the
+    /// connect timeout, or a connected remote sent nothing for the read timeout
+    /// ([`crate::NetworkTimeouts`]). Worth retrying later, like [`GitError::Unreachable`].
+    #[error("git remote {url} did not answer in time: {message}")]
+    Timeout { url: String, message: String },
+
     /// The remote rejected the credentials (token, SSH key), or asked for credentials when none
     /// are configured.
     #[error("authentication to git remote {url} failed: {message}")]

@@ -3,6 +3,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use git2::build::TreeUpdateBuilder;
@@ -176,6 +177,7 @@ impl Mirror {
     /// traffic happens here; the URL, branch and auth are checked so that a misconfiguration
     /// is reported before any connection is tried.
     pub fn open(cache_dir: &Path, spec: &RemoteSpec) -> Result<Self> {
+        crate::timeouts::apply();
         let transport = validate(spec)?;
         let url = redact_url(&spec.url);
         if let GitAuth::SshKey {
@@ -413,6 +415,28 @@ impl Mirror {
         }
     }
 
+    /// Classifies an error of a fetch or push. Over https a read timeout reaches us as a bare
+    /// "SSL error: syscall failure" (the TLS layer replaces libgit2's "timed out" with its
+    /// own message), so a network failure that came after at least the read timeout is
+    /// reported as the timeout it almost certainly was.
+    fn network_error(&self, e: &git2::Error, started: Instant) -> GitError {
+        let read = crate::timeouts::network_timeouts().read;
+        match classify(e, &self.spec, &self.url) {
+            GitError::Unreachable { url, message } | GitError::Other { url, message }
+                if started.elapsed() >= read =>
+            {
+                GitError::Timeout {
+                    url,
+                    message: format!(
+                        "no answer within the read timeout of {} ms ({message})",
+                        read.as_millis()
+                    ),
+                }
+            }
+            other => other,
+        }
+    }
+
     fn push_rejected(&self, message: String) -> GitError {
         GitError::PushRejected {
             url: self.url.clone(),
@@ -461,10 +485,11 @@ impl Mirror {
         options.download_tags(AutotagOption::None);
         options.update_fetchhead(false);
         let refspec = format!("+{}:{scratch}", self.remote_ref());
+        let started = Instant::now();
         self.repo
             .remote_anonymous(&self.spec.url)
             .and_then(|mut remote| remote.fetch(&[refspec.as_str()], Some(&mut options), None))
-            .map_err(|e| classify(&e, &self.spec, &self.url))?;
+            .map_err(|e| self.network_error(&e, started))?;
         let head = match self.repo.refname_to_id(&scratch) {
             Ok(oid) => Some(oid),
             Err(e) if e.code() == ErrorCode::NotFound => None,
@@ -527,19 +552,21 @@ impl Mirror {
             let mut options = PushOptions::new();
             options.remote_callbacks(cbs);
             let refspec = format!("{push_ref}:{}", self.remote_ref());
+            let started = Instant::now();
             self.repo
                 .remote_anonymous(&self.spec.url)
                 .and_then(|mut remote| remote.push(&[refspec.as_str()], Some(&mut options)))
+                .map_err(|e| (e, started))
         };
         if let Ok(mut reference) = self.repo.find_reference(&push_ref) {
             // A leftover ref only keeps an object alive; not worth failing the push for.
             let _ = reference.delete();
         }
         match result {
-            Err(e) if e.code() == ErrorCode::NotFastForward => Err(PushError::Rejected(
+            Err((e, _)) if e.code() == ErrorCode::NotFastForward => Err(PushError::Rejected(
                 crate::auth::scrub(e.message(), &self.spec),
             )),
-            Err(e) => Err(PushError::Failed(classify(&e, &self.spec, &self.url))),
+            Err((e, started)) => Err(PushError::Failed(self.network_error(&e, started))),
             Ok(()) => match rejected.into_inner() {
                 Some(reason) => Err(PushError::Rejected(crate::auth::scrub(&reason, &self.spec))),
                 None => Ok(()),

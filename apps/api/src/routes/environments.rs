@@ -618,12 +618,12 @@ fn changed_fields(c: &EnvironmentChanges) -> Vec<&'static str> {
     delete, path = "/api/v1/environments/{id}", tag = "environments", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Environment id")),
     responses(
-        (status = 200, description = "Environment deleted", body = Envelope<DeletedView>),
+        (status = 200, description = "Environment deleted: archived with its history kept, its \
+            pending and running jobs cancelled", body = Envelope<DeletedView>),
         (status = 400, description = "`id` is not a UUID", body = ErrorBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "Requires admin", body = ErrorBody),
-        (status = 404, description = "No such environment in this tenant", body = ErrorBody),
-        (status = 409, description = "Still referenced (deployments, promotions, …)", body = ErrorBody)
+        (status = 404, description = "No such environment in this tenant", body = ErrorBody)
     )
 )]
 pub async fn delete(
@@ -635,12 +635,14 @@ pub async fn delete(
     auth.require(Role::Admin)?;
     let id = path.into_inner();
     let (auth_ref, meta_ref) = (&auth, &meta);
+    // Deleting archives the environment (docs/decisions/environment-deletion.md): its jobs are
+    // cancelled in the same transaction, so a sync that is running stops at its next write
+    // instead of failing on a row that vanished, and the history that refers to it stays.
     state
         .db
         .tenant_tx(auth.caller.tenant_id, |conn| {
             async move {
-                let row = environments::get(conn, id).await?;
-                environments::delete(conn, id).await?;
+                let archived = environments::archive(conn, id).await?;
                 record(
                     conn,
                     auth_ref,
@@ -648,7 +650,7 @@ pub async fn delete(
                     "environment.delete",
                     "environment",
                     id,
-                    json!({ "name": row.name }),
+                    json!({ "name": archived.name, "cancelled_jobs": archived.cancelled_jobs }),
                 )
                 .await
             }
@@ -657,12 +659,6 @@ pub async fn delete(
         .await
         .map_err(|e| match e {
             wfops_db::Error::NotFound => not_found(id),
-            wfops_db::Error::ForeignKey { constraint } => ApiError::Conflict {
-                message: format!(
-                    "environment {id} is still referenced ({constraint}); remove what uses it first"
-                ),
-                field: None,
-            },
             other => other.into(),
         })?;
     Ok(HttpResponse::Ok().json(Envelope::with_message(
