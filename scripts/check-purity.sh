@@ -4,7 +4,8 @@
 #   1. domain crates are pure: none of them depends, even transitively, on a database, HTTP,
 #      async-runtime, Git or Stripe crate, nor on an adapter crate;
 #   2. only crates/db and crates/test-support name diesel (Cargo.toml and `diesel::` paths);
-#   3. no app depends on the other app (the scenario that needs both is its own crate, tests/e2e).
+#   3. no app depends on the other app (the scenario that needs both is its own crate, tests/e2e);
+#   4. no Rust code runs a package manager: installing PostgreSQL is ./dev's job, never a binary's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0
@@ -56,4 +57,12 @@ for app in "${apps[@]}"; do
     fi
   done
 done
+
+# --- 4. no package manager run from Rust code
+bad=$(git ls-files '*.rs' | xargs grep -nE 'Command::new\("(apt-get|apt|dpkg|yum|dnf|apk|brew|sudo)"' || true)
+if [ -n "$bad" ]; then
+  fail "Rust code runs a package manager (install system packages in ./dev or CI instead): $bad"
+else
+  echo "purity: no package manager run from Rust code"
+fi
 exit $status
