@@ -261,6 +261,9 @@ impl Config {
     /// A configuration with every default and fixed test secrets; never reads the environment.
     /// The embedded switch is on (tests are local development), but tests normally set
     /// `database_url` to their own test database.
+    // The defaults are constants of this file: parsing them can only fail through a bug here,
+    // which the test `for_tests_is_complete` catches; a test helper panicking on it is right.
+    #[allow(clippy::expect_used)]
     pub fn for_tests() -> Self {
         let mut c = Self::from_lookup(|name| (name == EMBEDDED_SWITCH).then(|| "1".to_owned()))
             .expect("defaults are valid");
