@@ -6,10 +6,13 @@
 #[path = "src/migrations_digest.rs"]
 mod migrations_digest;
 
-fn main() {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=../../migrations");
-    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let manifest = std::env::var("CARGO_MANIFEST_DIR")
+        .map_err(|e| format!("cargo sets CARGO_MANIFEST_DIR: {e}"))?;
     let dir = std::path::Path::new(&manifest).join("../../migrations");
-    let digest = migrations_digest::migrations_digest(&dir).expect("reading the migrations folder");
+    let digest = migrations_digest::migrations_digest(&dir)
+        .map_err(|e| format!("reading the migrations folder {}: {e}", dir.display()))?;
     println!("cargo:rustc-env=WFOPS_MIGRATIONS_DIGEST={digest}");
+    Ok(())
 }

@@ -8,6 +8,9 @@
 //! `MATRIX_WORKFLOWS` and `MATRIX_REQUESTS` change the size and the number of requests;
 //! `MATRIX_KEEP_DB=1` keeps the seeded database (its name is printed) for `EXPLAIN ANALYZE`.
 
+// Benchmark code: a failed unwrap or expect stops the measurement with its reason.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "../tests/seed/mod.rs"]
 mod seed;
 

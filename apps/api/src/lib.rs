@@ -17,7 +17,7 @@ use std::sync::Arc;
 use actix_web::http::Method;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer, Route};
-use wfops_config::{Cipher, Config};
+use wfops_config::{Cipher, Config, DatabaseSource};
 use wfops_db::{embedded, migrate, Db};
 use wfops_tenancy::JwtKeys;
 
@@ -261,10 +261,12 @@ pub async fn prepare_with_url(mut config: Config) -> Result<(Config, Db, String)
     config
         .ensure_local_secrets()
         .map_err(|e| startup("configuration", &e))?;
-    let admin_url = match &config.database_url {
-        Some(url) => url.expose().clone(),
-        None => {
-            let home = config.home.clone();
+    let admin_url = match config
+        .database()
+        .map_err(|e| startup("configuration", &e))?
+    {
+        DatabaseSource::Url(url) => url.into_inner(),
+        DatabaseSource::Embedded(home) => {
             let cluster = tokio::task::spawn_blocking(move || embedded::ensure(&home))
                 .await
                 .map_err(|e| startup("embedded PostgreSQL", &e))?

@@ -9,8 +9,8 @@ const USAGE: &str = "\
 usage: wfops-api [COMMAND]
 
 commands:
-  serve        start the API (default): embedded PostgreSQL when DATABASE_URL is unset,
-               migrations, then HTTP on API_BIND
+  serve        start the API (default): migrations, then HTTP on API_BIND; the database is
+               DATABASE_URL, or with WFOPS_EMBEDDED_PG=1 a local cluster under WFOPS_HOME
   migrate      apply pending migrations and exit
   bootstrap --tenant NAME --email EMAIL [--password PASSWORD] [--new-key]
                create a tenant, its first admin user and an admin API key (printed once);
@@ -87,7 +87,9 @@ async fn main() -> ExitCode {
         println!("{USAGE}");
         return ExitCode::SUCCESS;
     }
-    let config = match Config::from_env() {
+    // Every command needs a database: without DATABASE_URL and without the embedded switch,
+    // stop here, before anything is created or generated.
+    let config = match Config::from_env().and_then(|c| c.database().map(|_| c)) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("configuration error: {e}");

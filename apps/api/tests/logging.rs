@@ -1,5 +1,10 @@
 //! One JSON log line per request, with the fields operators need and no secrets.
 //! Its own test binary: it installs a global subscriber.
+
+// Test code: a failed unwrap or expect is the test's failure message (clippy.toml allows them
+// in tests, but not yet in the helpers of integration tests).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::io::Write;
@@ -8,12 +13,37 @@ use std::sync::{Arc, Mutex};
 use common::spawn_app;
 use serde_json::{json, Value};
 
+/// The log output, and a signal raised on every write so that the test can wait for lines
+/// the server writes after it has sent its response.
 #[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
+struct Capture(Arc<Mutex<Vec<u8>>>, Arc<tokio::sync::Notify>);
+
+impl Capture {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+
+    /// Waits until `count` request lines were written, or fails after a generous deadline.
+    async fn wait_for_request_lines(&self, count: usize) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            // registered before the check: a write between the check and the wait still wakes us
+            let written = self.1.notified();
+            let text = self.text();
+            if text.matches("\"wfops_api::request\"").count() >= count {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, written).await.is_err() {
+                panic!("{count} request lines were not written within 10 s: {text}");
+            }
+        }
+    }
+}
 
 impl Write for Capture {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.0.lock().unwrap().extend_from_slice(buf);
+        self.1.notify_waiters();
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -57,9 +87,9 @@ async fn one_json_line_per_request_without_secrets() {
         .to_string();
     app.get("/api/v1/nope", &t.admin_key).await;
 
-    // the server writes its line after the response is sent; give it a moment
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let text = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    // the server writes its line after the response is sent: wait for the fourth
+    capture.wait_for_request_lines(4).await;
+    let text = capture.text();
     let lines: Vec<Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))

@@ -1,3 +1,7 @@
+// Test code: a failed unwrap or expect is the test's failure message (clippy.toml allows them
+// in tests, but not yet in the helpers of integration tests).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::spawn_app;

@@ -1,6 +1,10 @@
 //! Server-Sent Events of background jobs: delivery through LISTEN/NOTIFY, resuming with
 //! Last-Event-ID, tenant isolation, keep-alives and the listener's reconnection.
 
+// Test code: a failed unwrap or expect is the test's failure message (clippy.toml allows them
+// in tests, but not yet in the helpers of integration tests).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use std::sync::Arc;
-use wfops_config::{Config, LogFormat};
+use wfops_config::{Config, DatabaseSource, LogFormat};
 
 use wfops_engine::EngineCtx;
 use wfops_worker::schedulers::{CanonicalSync, RetentionCleanup};
@@ -25,7 +25,8 @@ fn init_logging(config: &Config) {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = match Config::from_env() {
+    // Without DATABASE_URL and without the embedded switch, stop before anything is created.
+    let config = match Config::from_env().and_then(|c| c.database().map(|_| c)) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("wfops-worker: configuration error: {e}");
@@ -43,10 +44,12 @@ async fn main() -> ExitCode {
 }
 
 async fn run(mut config: Config) -> Result<(), Error> {
-    let database_url = match &config.database_url {
-        Some(url) => url.expose().clone(),
-        None => {
-            let home = config.home.clone();
+    let database = config
+        .database()
+        .map_err(|e| Error::Startup(e.to_string()))?;
+    let database_url = match database {
+        DatabaseSource::Url(url) => url.into_inner(),
+        DatabaseSource::Embedded(home) => {
             tracing::info!(home = %home.display(), "DATABASE_URL not set: using the embedded local cluster");
             let cluster = tokio::task::spawn_blocking(move || wfops_db::embedded::ensure(&home))
                 .await

@@ -1,5 +1,9 @@
 //! The engine's job types run by real workers, and the canonical sync scheduler.
 
+// Test code: a failed unwrap or expect is the test's failure message (clippy.toml allows them
+// in tests, but not yet in the helpers of integration tests).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[allow(dead_code)]
 #[path = "worker/common.rs"]
 mod common;

@@ -12,6 +12,13 @@ pub enum Error {
         hint: &'static str,
     },
 
+    #[error(
+        "DATABASE_URL is not set: set DATABASE_URL=postgres://user:password@host:port/database \
+         (a superuser or a role with BYPASSRLS, see docs/ARCHITECTURE.md), or set \
+         WFOPS_EMBEDDED_PG=1 for a local development cluster under WFOPS_HOME (what ./dev up does)"
+    )]
+    NoDatabase,
+
     #[error("{var} is invalid: {reason}")]
     Invalid { var: &'static str, reason: String },
 

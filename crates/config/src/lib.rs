@@ -4,6 +4,7 @@ mod cipher;
 mod error;
 pub mod local;
 mod secret;
+mod strength;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -13,6 +14,19 @@ use std::str::FromStr;
 pub use cipher::{generate_key_base64, Cipher};
 pub use error::Error;
 pub use secret::Secret;
+
+/// The variable that switches on the embedded local default (a private PostgreSQL cluster under
+/// `WFOPS_HOME` and generated secrets). `./dev` sets it; production never should.
+pub const EMBEDDED_SWITCH: &str = "WFOPS_EMBEDDED_PG";
+
+/// Where the apps find their database.
+#[derive(Debug, Clone)]
+pub enum DatabaseSource {
+    /// `DATABASE_URL`: the server and the migrating role.
+    Url(Secret<String>),
+    /// The embedded local cluster under this `WFOPS_HOME` (switched on by [`EMBEDDED_SWITCH`]).
+    Embedded(PathBuf),
+}
 
 /// How log lines are written: JSON for machines (the default), pretty for a terminal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,8 +42,14 @@ pub enum LogFormat {
 /// than as odd behaviour hours later.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `DATABASE_URL`: the server and migrating role. `None` selects the embedded local cluster.
+    /// `DATABASE_URL`: the server and migrating role. `None` selects the embedded local cluster
+    /// when `embedded_pg` is on, and is a start-up error otherwise.
     pub database_url: Option<Secret<String>>,
+    /// `WFOPS_EMBEDDED_PG` (default false): without `DATABASE_URL`, create and start a private
+    /// cluster under `WFOPS_HOME` and generate the secrets into `<WFOPS_HOME>/secrets.env`.
+    /// Off by default so that a production process missing its `DATABASE_URL` stops instead of
+    /// quietly running on a throw-away database with throw-away keys.
+    pub embedded_pg: bool,
     /// `WFOPS_HOME`: where the embedded cluster and `secrets.env` live (default `./.wfops`).
     pub home: PathBuf,
     /// `API_BIND` (default `127.0.0.1:4000`).
@@ -107,20 +127,7 @@ pub struct Secrets {
     pub jwt_secret: Secret<String>,
 }
 
-const MIN_JWT_SECRET_LEN: usize = 32;
-
-pub(crate) fn check_jwt_secret(value: &str) -> Result<(), Error> {
-    if value.len() < MIN_JWT_SECRET_LEN {
-        return Err(Error::Invalid {
-            var: "JWT_SECRET",
-            reason: format!(
-                "must be at least {MIN_JWT_SECRET_LEN} characters (got {})",
-                value.len()
-            ),
-        });
-    }
-    Ok(())
-}
+pub(crate) use strength::check_jwt_secret;
 
 impl Config {
     /// Reads the process environment, with a `.env` file of the current directory underneath it
@@ -157,7 +164,11 @@ impl Config {
             None => None,
         };
         let encryption_key = match get("ENCRYPTION_KEY") {
-            Some(k) => Some(cipher::parse_key(&k)?),
+            Some(k) => {
+                let key = cipher::parse_key(&k)?;
+                strength::check_encryption_key(key.expose())?;
+                Some(key)
+            }
             None => None,
         };
         let home = match get("WFOPS_HOME") {
@@ -200,6 +211,7 @@ impl Config {
 
         Ok(Self {
             database_url,
+            embedded_pg: boolean(&get, EMBEDDED_SWITCH, false)?,
             home,
             api_bind,
             public_url,
@@ -259,8 +271,14 @@ impl Config {
     }
 
     /// A configuration with every default and fixed test secrets; never reads the environment.
+    /// The embedded switch is on (tests are local development), but tests normally set
+    /// `database_url` to their own test database.
+    // The defaults are constants of this file: parsing them can only fail through a bug here,
+    // which the test `for_tests_is_complete` catches; a test helper panicking on it is right.
+    #[allow(clippy::expect_used)]
     pub fn for_tests() -> Self {
-        let mut c = Self::from_lookup(|_| None).expect("defaults are valid");
+        let mut c = Self::from_lookup(|name| (name == EMBEDDED_SWITCH).then(|| "1".to_owned()))
+            .expect("defaults are valid");
         c.jwt_secret = Some(Secret::new(
             "test-jwt-secret-test-jwt-secret-0123456789".into(),
         ));
@@ -268,16 +286,27 @@ impl Config {
         c
     }
 
-    /// True when no `DATABASE_URL` is set and the embedded local cluster is used.
+    /// True when no `DATABASE_URL` is set and the embedded switch is on.
     pub fn uses_embedded_db(&self) -> bool {
-        self.database_url.is_none()
+        self.database_url.is_none() && self.embedded_pg
+    }
+
+    /// Where the database is, or the error a process must stop with: neither `DATABASE_URL`
+    /// nor the embedded switch is set.
+    pub fn database(&self) -> Result<DatabaseSource, Error> {
+        match &self.database_url {
+            Some(url) => Ok(DatabaseSource::Url(url.clone())),
+            None if self.embedded_pg => Ok(DatabaseSource::Embedded(self.home.clone())),
+            None => Err(Error::NoDatabase),
+        }
     }
 
     /// Fills `JWT_SECRET` and `ENCRYPTION_KEY` from `<home>/secrets.env` (generated once) when
-    /// they are not set explicitly and the embedded default is in use. With a real
-    /// `DATABASE_URL` a missing secret is an error: silently generating a key on a production
-    /// host would make stored secrets unreadable after the next redeploy.
+    /// they are not set explicitly and the embedded default is in use. Otherwise a missing
+    /// secret is an error: silently generating a key on a production host would make stored
+    /// secrets unreadable after the next redeploy.
     pub fn ensure_local_secrets(&mut self) -> Result<(), Error> {
+        self.database()?;
         if self.jwt_secret.is_some() && self.encryption_key.is_some() {
             return Ok(());
         }

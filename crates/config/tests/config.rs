@@ -14,7 +14,9 @@ fn parse(vars: &[(&str, &str)]) -> Result<Config, Error> {
 fn defaults() {
     let c = parse(&[]).unwrap();
     assert!(c.database_url.is_none());
-    assert!(c.uses_embedded_db());
+    // the embedded default is off unless switched on
+    assert!(!c.embedded_pg);
+    assert!(!c.uses_embedded_db());
     assert!(c.home.ends_with(".wfops"));
     assert_eq!(c.api_bind.to_string(), "127.0.0.1:4000");
     assert_eq!(c.public_url, "http://127.0.0.1:4000");
@@ -116,6 +118,7 @@ fn bad_values_name_the_variable() {
         ("PUBLIC_URL", "ftp://x", "PUBLIC_URL"),
         ("PUBLIC_URL", "https://", "PUBLIC_URL"),
         ("JWT_SECRET", "short-secret-value", "at least 32"),
+        ("WFOPS_EMBEDDED_PG", "sure", "WFOPS_EMBEDDED_PG"),
         ("JWT_TTL_SECONDS", "abc", "JWT_TTL_SECONDS"),
         ("JWT_TTL_SECONDS", "5", "out of range"),
         ("ENCRYPTION_KEY", "zzz-secret-zzz", "ENCRYPTION_KEY"),
@@ -210,14 +213,20 @@ fn local_secrets_fill_only_what_is_missing() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().to_str().unwrap().to_string();
     let explicit_jwt = "explicit-jwt-secret-explicit-jwt-secret";
-    let mut c = parse(&[("WFOPS_HOME", &home), ("JWT_SECRET", explicit_jwt)]).unwrap();
+    let mut c = parse(&[
+        ("WFOPS_HOME", &home),
+        ("WFOPS_EMBEDDED_PG", "1"),
+        ("JWT_SECRET", explicit_jwt),
+    ])
+    .unwrap();
+    assert!(c.uses_embedded_db());
     c.ensure_local_secrets().unwrap();
     assert_eq!(c.jwt_secret.as_ref().unwrap().expose(), explicit_jwt);
     let key = *c.encryption_key.as_ref().unwrap().expose();
     assert!(dir.path().join("secrets.env").exists());
 
     // a second process start reads the same generated key
-    let mut again = parse(&[("WFOPS_HOME", &home)]).unwrap();
+    let mut again = parse(&[("WFOPS_HOME", &home), ("WFOPS_EMBEDDED_PG", "true")]).unwrap();
     again.ensure_local_secrets().unwrap();
     assert_eq!(*again.encryption_key.as_ref().unwrap().expose(), key);
     assert_ne!(again.jwt_secret.as_ref().unwrap().expose(), explicit_jwt);
@@ -282,4 +291,95 @@ fn network_timeouts_have_defaults_and_bounds() {
             assert!(err.contains(var), "{var}={bad}: {err}");
         }
     }
+}
+
+#[test]
+fn without_database_url_or_the_embedded_switch_nothing_is_generated() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let mut c = parse(&[("WFOPS_HOME", home.to_str().unwrap())]).unwrap();
+    let err = c.database().unwrap_err().to_string();
+    assert!(
+        err.contains("DATABASE_URL") && err.contains("WFOPS_EMBEDDED_PG=1"),
+        "{err}"
+    );
+    let err = c.ensure_local_secrets().unwrap_err().to_string();
+    assert!(err.contains("DATABASE_URL"), "{err}");
+    // fail closed: no secrets file, no cluster folder
+    assert!(!home.exists(), "WFOPS_HOME was created");
+
+    let c = parse(&[
+        ("WFOPS_HOME", home.to_str().unwrap()),
+        ("WFOPS_EMBEDDED_PG", "1"),
+    ])
+    .unwrap();
+    match c.database().unwrap() {
+        wfops_config::DatabaseSource::Embedded(path) => assert_eq!(path, home),
+        other => panic!("expected the embedded cluster, got {other:?}"),
+    }
+
+    // an explicit DATABASE_URL wins over the switch
+    let c = parse(&[
+        ("DATABASE_URL", "postgres://u@db/x"),
+        ("WFOPS_EMBEDDED_PG", "1"),
+    ])
+    .unwrap();
+    assert!(!c.uses_embedded_db());
+    assert!(matches!(
+        c.database().unwrap(),
+        wfops_config::DatabaseSource::Url(_)
+    ));
+}
+
+/// Placeholder, short and patterned secrets are refused at start-up, with an error naming the
+/// variable but never the value.
+#[test]
+fn weak_secrets_are_refused() {
+    let weak_jwt = [
+        "changeme",
+        "secret",
+        "dev",
+        "0123456789abcdef0123456789abcde",
+        "changeme-changeme-changeme-changeme",
+        "please-change_me-before-going-live-2024",
+        "my-super-secret-jwt-placeholder-value-here",
+        "secretsecretsecretsecretsecretsecret",
+        "devdevdevdevdevdevdevdevdevdevdevdev",
+        "ssssssssssssssssssssssssssssssssssssssss",
+        "abababababababababababababababababababab",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaabbbbbcccddd",
+    ];
+    for value in weak_jwt {
+        let err = parse(&[("JWT_SECRET", value)]).unwrap_err();
+        let shown = format!("{err} {err:?}");
+        assert!(shown.contains("JWT_SECRET"), "{value}: {shown}");
+        assert!(!shown.contains(value), "JWT_SECRET leaked: {shown}");
+    }
+    use base64::Engine as _;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let mut two_values = [0u8; 32];
+    two_values[..16].fill(1);
+    let weak_keys = [
+        b64(&[0u8; 32]),
+        b64(&[42u8; 32]),
+        b64(&two_values),
+        b64(&[7u8; 16]),
+        b64(&[7u8; 33]),
+    ];
+    for value in &weak_keys {
+        let err = parse(&[("ENCRYPTION_KEY", value)]).unwrap_err();
+        let shown = format!("{err} {err:?}");
+        assert!(shown.contains("ENCRYPTION_KEY"), "{shown}");
+        assert!(
+            !shown.contains(value.as_str()),
+            "ENCRYPTION_KEY leaked: {shown}"
+        );
+    }
+    // generated values pass
+    let c = parse(&[
+        ("JWT_SECRET", "Qm9vdHN0cmFwcGVkLXJhbmRvbS1rZXktZm9yLXRlc3Rz"),
+        ("ENCRYPTION_KEY", &wfops_config::generate_key_base64()),
+    ])
+    .unwrap();
+    assert!(c.secrets().is_ok());
 }

@@ -12,6 +12,10 @@
 //!
 //! Everything here blocks (it runs `initdb`, `pg_ctl` and `psql`); async callers wrap
 //! [`ensure`] in `spawn_blocking`.
+//!
+//! The apps call [`ensure`] only when the embedded switch (`WFOPS_EMBEDDED_PG`, see
+//! `wfops_config::EMBEDDED_SWITCH`) is on; the test harness calls it when `DATABASE_URL` is
+//! unset. It never installs packages: with no server binaries it says what to install.
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
@@ -177,22 +181,19 @@ pub fn ensure(root: &Path) -> Result<LocalCluster> {
 }
 
 fn ensure_locked(root: &Path) -> Result<LocalCluster> {
-    let bin_dir = match find_bin_dir(Path::new(DEBIAN_PG_LIB)) {
-        Some(dir) => dir,
-        None => {
-            install_server_packages()?;
-            find_bin_dir(Path::new(DEBIAN_PG_LIB)).ok_or_else(|| {
-                Error::Embedded(format!(
-                    "installed postgresql but found no server binaries under {DEBIAN_PG_LIB}/*/bin"
-                ))
-            })?
-        }
-    };
+    // Installing packages is the job of `./dev` (or of whoever provisions the machine), never
+    // of a library a production binary links.
+    let bin_dir = find_bin_dir(Path::new(DEBIAN_PG_LIB)).ok_or_else(|| {
+        Error::Embedded(format!(
+            "no PostgreSQL server binaries under {DEBIAN_PG_LIB}/*/bin; install them \
+             (`./dev up` does, or `sudo apt-get install postgresql`) or set DATABASE_URL"
+        ))
+    })?;
     let os_user = if running_as_root()? {
         Some(OsUser::lookup("postgres")?.ok_or_else(|| {
             Error::Embedded(
                 "running as root needs the `postgres` OS user to run the server \
-                 (apt-get install postgresql creates it)"
+                 (Debian's postgresql package creates it)"
                     .into(),
             )
         })?)
@@ -261,44 +262,6 @@ pub fn find_bin_dir(base: &Path) -> Option<PathBuf> {
         .collect();
     found.sort();
     found.pop().map(|(_, bin)| bin)
-}
-
-/// Installs Debian's `postgresql` package. Only root can; anyone else gets an error that says
-/// what to install.
-fn install_server_packages() -> Result<()> {
-    if !running_as_root()? {
-        return Err(Error::Embedded(format!(
-            "no PostgreSQL server binaries under {DEBIAN_PG_LIB}/*/bin; install them \
-             (sudo apt-get install postgresql) or set DATABASE_URL"
-        )));
-    }
-    tracing::info!("installing Debian's postgresql package for the embedded database");
-    for args in [
-        &["update", "-q"][..],
-        &[
-            "install",
-            "-y",
-            "-q",
-            "--no-install-recommends",
-            "postgresql",
-        ][..],
-    ] {
-        let out = run(
-            Command::new("apt-get")
-                .args(args)
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .stdin(Stdio::null()),
-            "apt-get",
-        )?;
-        if !out.status.success() {
-            return Err(Error::Embedded(format!(
-                "apt-get {} failed: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
-        }
-    }
-    Ok(())
 }
 
 fn init_cluster(root: &Path, cluster: &LocalCluster) -> Result<()> {

@@ -4,6 +4,10 @@
 //! Uses its own cluster in a temporary folder, so that stopping it does not disturb the shared
 //! one other tests use.
 
+// Test code: a failed unwrap or expect is the test's failure message (clippy.toml allows them
+// in tests, but not yet in the helpers of integration tests).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 

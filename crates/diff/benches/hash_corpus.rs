@@ -6,6 +6,9 @@
 //! Environment: `WFOPS_FIXTURES` (corpus folder), `WFOPS_REF_HASH` (path of `ref_hash.py`),
 //! `WFOPS_BENCH_RUNS` (timed runs per figure, best kept; default 10).
 
+// Benchmark code: a failed unwrap or expect stops the measurement with its reason.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "../tests/common/reference.rs"]
 #[allow(dead_code)]
 mod reference;

@@ -3,6 +3,10 @@
 //! credential ids for the same credential name, instance metadata) and sees every change of
 //! behaviour; the diff agrees with the hash.
 
+// Test code: a failed unwrap or expect is the test's failure message (clippy.toml allows them
+// in tests, but not yet in the helpers of integration tests).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::gen::{arb_style, arb_workflow, write_styled, Rng};

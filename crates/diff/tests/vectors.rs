@@ -8,6 +8,10 @@
 //! After a deliberate change of the specification, `WFOPS_BLESS=1 cargo test -p wfops-diff
 //! --test vectors` rewrites the expected files; review the diff like any other change.
 
+// Test code: a failed unwrap or expect is the test's failure message (clippy.toml allows them
+// in tests, but not yet in the helpers of integration tests).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::BTreeMap;

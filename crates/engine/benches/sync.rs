@@ -6,6 +6,9 @@
 //! (VmHWM). `WFOPS_SYNC_BENCH_COUNT` changes the number of workflows. Targets on a 2-core
 //! machine: cold ≤ 20 s, unchanged ≤ 3 s (docs/BENCHMARKS.md).
 
+// Benchmark code: a failed unwrap or expect stops the measurement with its reason.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

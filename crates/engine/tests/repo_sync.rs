@@ -1,5 +1,9 @@
 //! Repository sync against real bare repositories on disk (file:// URLs) and a test database.
 
+// Test code: a failed unwrap or expect is the test's failure message (clippy.toml allows them
+// in tests, but not yet in the helpers of integration tests).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 mod repo_git;
 

@@ -370,7 +370,8 @@ async fn two_workers_run_each_of_200_jobs_exactly_once() {
                     .entry(ctx.job_id())
                     .or_default()
                     .push(ctx.worker().to_owned());
-                tokio::time::sleep(Duration::from_millis(5)).await;
+                // give the other worker's claims a chance to interleave with this run
+                tokio::task::yield_now().await;
                 Ok(json!({}))
             }
         }))
@@ -490,6 +491,7 @@ async fn lock_key_serialises_one_environment_but_not_two() {
                     t.total += 1;
                     t.max_total = t.max_total.max(t.total);
                 }
+                // the work itself: long enough that the other worker tries to claim meanwhile
                 tokio::time::sleep(Duration::from_millis(150)).await;
                 {
                     let mut t = tracker.lock().unwrap();
@@ -544,15 +546,16 @@ async fn shutdown_finishes_short_jobs_and_releases_long_ones() {
     let int2 = interrupted.clone();
     let reg = registry(vec![
         Arc::new(handler("short", |_ctx| async {
+            // the work itself: still running at shutdown, done well within the grace period
             tokio::time::sleep(Duration::from_millis(400)).await;
             Ok(json!({"short": true}))
         })),
         Arc::new(handler("long", move |_ctx| {
             let int2 = int2.clone();
             async move {
-                // counts as interrupted unless it reaches the end
+                // counts as interrupted unless it reaches the end, which it never does
                 int2.fetch_add(1, Ordering::SeqCst);
-                tokio::time::sleep(Duration::from_secs(60)).await;
+                std::future::pending::<()>().await;
                 int2.fetch_sub(1, Ordering::SeqCst);
                 Ok(json!({}))
             }
@@ -669,8 +672,16 @@ async fn a_notification_wakes_an_idle_worker_at_once() {
     options.poll_interval = Duration::from_secs(60);
     options.listen_url = Some(f.test_db.admin_url());
     let w = start(Worker::new(f.db.clone(), reg, options));
-    // let the worker reach its idle wait (it polls once at start)
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // the worker's LISTEN session is open: from now on a new job notifies it
+    wait_until("the worker to LISTEN", Duration::from_secs(10), || async {
+        !f.admin_query(
+            "select 1 from pg_stat_activity \
+             where datname = current_database() and query ilike 'LISTEN %'",
+        )
+        .await
+        .is_empty()
+    })
+    .await;
     let job = f.enqueue(f.job("ping", json!({}))).await;
     wait_until(
         "the notified job to complete",
@@ -714,7 +725,16 @@ async fn concurrent_claims_on_one_lock_key_return_nothing_instead_of_an_error() 
         )
         .await
     });
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // B's session is blocked on a lock, i.e. on A's uncommitted claim
+    wait_until("B to wait on a lock", Duration::from_secs(10), || async {
+        !f.admin_query(
+            "select 1 from pg_stat_activity where datname = current_database() \
+             and wait_event_type = 'Lock' and query like '%wfops_claim_job(''b''%'",
+        )
+        .await
+        .is_empty()
+    })
+    .await;
     assert!(!b_claim.is_finished(), "B should wait for A's transaction");
     a.batch_execute("commit").await.unwrap();
     let got_b = b_claim.await.unwrap().expect("no error for the loser");
@@ -730,14 +750,17 @@ async fn heartbeats_keep_a_job_longer_than_its_lease() {
     let f = fixture().await;
     let job = f.enqueue(f.job("slow", json!({}))).await;
     let runs = Arc::new(AtomicUsize::new(0));
+    // the job runs until the test has seen it outlive three leases
+    let finish = Arc::new(tokio::sync::Notify::new());
     let make = || -> Arc<dyn JobHandler> {
         let runs = runs.clone();
+        let finish = finish.clone();
         Arc::new(handler("slow", move |_ctx| {
             let runs = runs.clone();
+            let finish = finish.clone();
             async move {
                 runs.fetch_add(1, Ordering::SeqCst);
-                // three leases long
-                tokio::time::sleep(Duration::from_millis(3000)).await;
+                finish.notified().await;
                 Ok(json!({}))
             }
         }))
@@ -757,6 +780,23 @@ async fn heartbeats_keep_a_job_longer_than_its_lease() {
         registry(vec![make()]),
         short_lease("hb-b"),
     ));
+    wait_until(
+        "the job to run for three leases, its lease renewed",
+        Duration::from_secs(20),
+        || async {
+            let j = f.get(job.id).await;
+            match (j.status, j.started_at, j.lease_expires_at) {
+                (JobStatus::Running, Some(started), Some(lease)) => {
+                    let now = chrono::Utc::now();
+                    now - started > chrono::Duration::seconds(3) && lease > now
+                }
+                _ => false,
+            }
+        },
+    )
+    .await;
+    // a permit is kept if the handler is not waiting yet: no lost wake-up
+    finish.notify_one();
     wait_until(
         "the slow job to complete",
         Duration::from_secs(20),

@@ -2,6 +2,10 @@
 //! writing (no foreign-key error reaches anyone), its history survives, it disappears from
 //! lookups and lists, and its name can be used again.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+// the API tests' in-process app helpers, shared rather than copied
+#[path = "../../../apps/api/tests/common/mod.rs"]
 mod common;
 
 use std::sync::Arc;

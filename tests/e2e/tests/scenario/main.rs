@@ -6,7 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../common/mod.rs"]
+// the API tests' in-process app helpers, shared rather than copied
+#[path = "../../../../apps/api/tests/common/mod.rs"]
 mod common;
 mod harness;
 mod scenario;
