@@ -5,6 +5,8 @@
 //!
 //! In their own test binary: libgit2's timeouts are process-wide, and these tests shorten them.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on broken setup
+
 #[allow(dead_code)]
 #[path = "worker/common.rs"]
 mod common;

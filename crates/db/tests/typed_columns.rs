@@ -1,6 +1,8 @@
 //! Status and class columns are read into the domain's enums: the database's order of
 //! environment classes is the enum's, and a value no enum names is an error, never a default.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on broken setup
+
 mod common;
 
 use common::{create_environment, exec_as};

@@ -3,6 +3,8 @@
 //! system to give up. In its own test binary because libgit2's timeouts are process-wide and
 //! fixed by the first mirror opened.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on broken setup
+
 use std::net::TcpListener;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};

@@ -2,6 +2,8 @@
 //! timeout setters can be called in `crates/git/src/timeouts.rs`. This test keeps it that way:
 //! no other Rust source of the workspace may lift the lint or contain an `unsafe` block.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on broken setup
+
 use std::path::{Path, PathBuf};
 
 fn rust_sources(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -2,6 +2,8 @@
 //! pure rules of `wfops_git::validate`, and the adapter's own entry points (`Mirror::open` for
 //! URLs and branches, `Mirror::read_tree` for folders), which must agree with them.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on broken setup
+
 #[path = "cases/validation.rs"]
 mod cases;
 mod common;
