@@ -7,13 +7,14 @@ mod handler;
 mod runner;
 mod scheduler;
 pub mod schedulers;
+mod typed;
 
 use std::time::Duration;
 
 pub use backoff::Backoff;
 pub use engine_jobs::register_engine_jobs;
 pub use error::Error;
-pub use handler::{JobContext, JobHandler, Registry};
+pub use handler::{JobContext, JobHandler, Registry, DEFAULT_JOB_DEADLINE};
 pub use runner::{default_worker_name, RunSummary, Worker, WorkerOptions};
 pub use scheduler::{Scheduler, SchedulerContext, SchedulerOptions};
 

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use wfops_db::{environments, scheduler as state, ScopedFutureExt};
-use wfops_engine::jobs;
+use wfops_engine::jobs::{self, EnvironmentSync, RepositorySync};
 
 use crate::{Error, Scheduler, SchedulerContext};
 
@@ -62,16 +62,28 @@ impl CanonicalSync {
                             let (envs, total) = environments::list(conn, offset, PAGE).await?;
                             for env in &envs {
                                 r.environments += 1;
-                                let e =
-                                    jobs::enqueue_environment_sync(conn, tenant, env.id).await?;
+                                let e = jobs::enqueue(
+                                    conn,
+                                    tenant,
+                                    &EnvironmentSync {
+                                        environment_id: env.id,
+                                    },
+                                )
+                                .await?;
                                 if e.created {
                                     r.environment_syncs += 1;
                                 } else {
                                     r.already_pending += 1;
                                 }
                                 if env.git_repo_url.is_some() && env.git_folder.is_some() {
-                                    let e =
-                                        jobs::enqueue_repository_sync(conn, tenant, env.id).await?;
+                                    let e = jobs::enqueue(
+                                        conn,
+                                        tenant,
+                                        &RepositorySync {
+                                            environment_id: env.id,
+                                        },
+                                    )
+                                    .await?;
                                     if e.created {
                                         r.repository_syncs += 1;
                                     } else {

@@ -175,6 +175,20 @@ impl NewJob {
         }
     }
 
+    /// A job whose payload is `payload` serialised to JSON (a typed job's payload is the job
+    /// value itself). A type that does not serialise is reported as a query error, before
+    /// anything is written.
+    pub fn with_payload<T: Serialize>(
+        tenant_id: Uuid,
+        job_type: impl Into<String>,
+        payload: &T,
+    ) -> Result<Self, crate::Error> {
+        let payload = serde_json::to_value(payload).map_err(|e| {
+            crate::Error::Query(diesel::result::Error::SerializationError(Box::new(e)))
+        })?;
+        Ok(Self::new(tenant_id, job_type, payload))
+    }
+
     /// Ties the job to an environment and serialises it with every other job of that
     /// environment (lock key `env:<id>`): two syncs, or a sync and a promotion into the same
     /// environment, must never interleave.
