@@ -1,6 +1,7 @@
 //! Worker integration tests: each test gets its own migrated database (wfops_test_support).
 
 mod common;
+mod deadline;
 mod queue;
 mod schedulers;
 mod stale;
