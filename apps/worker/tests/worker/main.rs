@@ -5,3 +5,4 @@ mod deadline;
 mod queue;
 mod schedulers;
 mod stale;
+mod tenant_schedulers;
