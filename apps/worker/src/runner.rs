@@ -398,7 +398,7 @@ async fn supervise(shared: &Shared, job: JobRow, mut hard: watch::Receiver<bool>
                 match held {
                     Ok(true) => {}
                     Ok(false) => {
-                        tracing::warn!(%job_id, "lease lost: another worker owns the job now; stopping it here");
+                        tracing::warn!(%job_id, "the job is no longer this worker's (its lease expired and another worker took it, or it was cancelled); stopping it here");
                         task.abort();
                         let _ = task.await;
                         return Outcome::Lost;

@@ -1,5 +1,6 @@
 //! Worker integration tests: each test gets its own migrated database (wfops_test_support).
 
+mod cancel;
 mod common;
 mod deadline;
 mod queue;

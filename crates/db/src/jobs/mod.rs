@@ -37,8 +37,8 @@ pub use events::{events_after, record_progress, save_checkpoint, JobEvent, Progr
 pub use listener::{Listener, Notification, JOBS_CHANNEL, JOB_EVENTS_CHANNEL};
 pub use listing::{get, list, JobFilter, JobPage, PageRequest};
 pub use queue::{
-    cancel, claim, complete, enqueue, enqueue_unless_pending, fail, heartbeat, purge_before,
-    release, FailOutcome, Purged,
+    cancel, cancel_for_environment, claim, complete, enqueue, enqueue_unless_pending, fail,
+    heartbeat, purge_before, release, FailOutcome, Purged,
 };
 
 /// Status of a job. Stored as text (with a CHECK constraint) in `background_jobs.status`.

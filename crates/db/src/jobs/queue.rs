@@ -292,6 +292,46 @@ pub async fn cancel(conn: &mut Conn, job_id: Uuid) -> Result<bool, Error> {
     Ok(true)
 }
 
+/// Cancels every pending and running job of an environment in the caller's tenant (the
+/// environment is going away), with `reason` as their error and a `cancelled` event; returns
+/// their ids. A running job's worker learns it at its next heartbeat, progress report or
+/// checkpoint (each is conditional on the job still running under that worker) and stops it;
+/// the transaction it had open rolls back.
+pub async fn cancel_for_environment(
+    conn: &mut Conn,
+    environment_id: Uuid,
+    reason: &str,
+) -> Result<Vec<Uuid>, Error> {
+    let now = Utc::now();
+    let cancelled: Vec<(Uuid, Uuid)> = diesel::update(
+        background_jobs::table
+            .filter(background_jobs::environment_id.eq(environment_id))
+            .filter(background_jobs::status.eq_any([JobStatus::Pending, JobStatus::Running])),
+    )
+    .set((
+        background_jobs::status.eq(JobStatus::Cancelled),
+        background_jobs::error.eq(Some(reason)),
+        background_jobs::completed_at.eq(Some(now)),
+        background_jobs::locked_by.eq(None::<String>),
+        background_jobs::lease_expires_at.eq(None::<DateTime<Utc>>),
+        background_jobs::updated_at.eq(now),
+    ))
+    .returning((background_jobs::id, background_jobs::tenant_id))
+    .get_results(conn)
+    .await?;
+    for (job_id, tenant_id) in &cancelled {
+        insert_event(
+            conn,
+            *tenant_id,
+            *job_id,
+            "cancelled",
+            serde_json::json!({ "reason": reason }),
+        )
+        .await?;
+    }
+    Ok(cancelled.into_iter().map(|(id, _)| id).collect())
+}
+
 /// What a retention pass deleted in one tenant.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Purged {
