@@ -114,6 +114,10 @@ pub fn route_table() -> Vec<(&'static str, Vec<(Method, MakeRoute)>)> {
         ),
         ("/api/v1/schedulers", vec![route!(GET, schedulers::list)]),
         (
+            "/api/v1/platform/schedulers",
+            vec![route!(GET, schedulers::installation)],
+        ),
+        (
             "/api/v1/environments/{id}/sync",
             vec![route!(POST, canonical::sync_environment)],
         ),

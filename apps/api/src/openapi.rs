@@ -27,6 +27,7 @@ use crate::routes;
         routes::environments::update,
         routes::environments::delete,
         routes::schedulers::list,
+        routes::schedulers::installation,
         routes::canonical::sync_environment,
         routes::canonical::sync_request,
         routes::canonical::sync_repo,

@@ -63,6 +63,31 @@ impl Error {
         }
     }
 
+    /// The error as a tenant's users may read it (a scheduler's per-tenant outcome): what the
+    /// worker's own code said, but never the database's text (constraint and table names,
+    /// another tenant's ids in a summary), which stays in the operators' logs and the
+    /// installation-wide status.
+    pub fn tenant_message(&self) -> String {
+        match self {
+            Error::Db(wfops_db::Error::Pool(_) | wfops_db::Error::Connect(_)) => {
+                "the database was unavailable; the next run tries again".to_owned()
+            }
+            Error::Db(_) => {
+                "a database error stopped this run; the platform operators have the details"
+                    .to_owned()
+            }
+            Error::Job { message, .. } | Error::Tick(message) => message.clone(),
+            Error::InvalidPayload { .. } | Error::LeaseLost(_) => self.to_string(),
+            Error::Config(_)
+            | Error::DuplicateHandler(_)
+            | Error::InvalidScheduler { .. }
+            | Error::Startup(_) => {
+                "an internal error stopped this run; the platform operators have the details"
+                    .to_owned()
+            }
+        }
+    }
+
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Db(_) => true,
@@ -95,6 +120,25 @@ mod tests {
         assert_eq!(
             Error::permanent("workflow not found").to_string(),
             "workflow not found"
+        );
+    }
+
+    #[test]
+    fn tenant_messages_carry_no_database_text() {
+        let fk = Error::Db(wfops_db::Error::ForeignKey {
+            constraint: "env_sync_seen_environment_fkey".into(),
+        });
+        assert!(fk.to_string().contains("env_sync_seen_environment_fkey"));
+        let public = fk.tenant_message();
+        assert!(!public.contains("env_sync_seen"), "{public}");
+        assert!(public.contains("database error"), "{public}");
+        let pool = Error::Db(wfops_db::Error::Pool(
+            "timed out waiting for connection".into(),
+        ));
+        assert!(!pool.tenant_message().contains("timed out"));
+        assert_eq!(
+            Error::Tick("n8n unreachable".into()).tenant_message(),
+            "n8n unreachable"
         );
     }
 }

@@ -1,7 +1,13 @@
 //! Job handlers and their registry.
+//!
+//! [`JobHandler`] is the object-safe runner the worker dispatches to by `job_type`. Typed job
+//! types ([`wfops_engine::jobs::BackgroundJob`]) are registered with
+//! [`Registry::register_job`], which wraps them in the one generic runner of
+//! `crate::typed`; a bare `JobHandler` is for jobs whose type is only known at run time.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -25,8 +31,17 @@ pub trait JobHandler: Send + Sync + 'static {
     /// The `job_type` this handler runs.
     fn job_type(&self) -> &str;
 
+    /// How long one run may take before the worker interrupts it, fails it as retryable and
+    /// frees its lock (`JOB_DEADLINES` overrides it per type, see `WorkerOptions`).
+    fn deadline(&self) -> Duration {
+        DEFAULT_JOB_DEADLINE
+    }
+
     async fn run(&self, ctx: &JobContext) -> Result<Value, Error>;
 }
+
+/// The deadline of a handler that does not choose one.
+pub const DEFAULT_JOB_DEADLINE: Duration = Duration::from_secs(3600);
 
 /// What a running job can see and do.
 #[derive(Clone)]
@@ -34,6 +49,9 @@ pub struct JobContext {
     db: Db,
     job: Arc<JobRow>,
     worker: Arc<str>,
+    /// The message of the latest progress report, to say what a job was doing when its
+    /// deadline ran out.
+    last_message: Arc<Mutex<Option<String>>>,
 }
 
 impl std::fmt::Debug for JobContext {
@@ -52,7 +70,16 @@ impl JobContext {
             db,
             job: Arc::new(job),
             worker,
+            last_message: Arc::default(),
         }
+    }
+
+    /// The message of the latest progress report of this run, if any.
+    pub fn last_progress_message(&self) -> Option<String> {
+        self.last_message
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// The claimed row, as it was at claim time (`attempts` already counts this run).
@@ -103,6 +130,12 @@ impl JobContext {
         let job_id = self.job.id;
         let worker = self.worker.clone();
         let message = message.map(str::to_owned);
+        if let Some(m) = &message {
+            *self
+                .last_message
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(m.clone());
+        }
         let held = self
             .db
             .tenant_tx(self.job.tenant_id, move |conn| {
@@ -143,6 +176,15 @@ impl Registry {
 
     pub fn register(&mut self, handler: impl JobHandler) -> Result<(), Error> {
         self.register_arc(Arc::new(handler))
+    }
+
+    /// Registers the typed job type `J`, run with `ctx`: the one line that makes a worker run
+    /// a new job type.
+    pub fn register_job<J>(&mut self, ctx: Arc<J::Context>) -> Result<(), Error>
+    where
+        J: wfops_engine::jobs::BackgroundJob,
+    {
+        self.register(crate::typed::TypedJob::<J>::new(ctx))
     }
 
     pub fn register_arc(&mut self, handler: Arc<dyn JobHandler>) -> Result<(), Error> {

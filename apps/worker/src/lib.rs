@@ -4,16 +4,19 @@ mod backoff;
 pub mod engine_jobs;
 mod error;
 mod handler;
+pub mod per_tenant;
 mod runner;
 mod scheduler;
 pub mod schedulers;
+mod typed;
 
 use std::time::Duration;
 
 pub use backoff::Backoff;
 pub use engine_jobs::register_engine_jobs;
 pub use error::Error;
-pub use handler::{JobContext, JobHandler, Registry};
+pub use handler::{JobContext, JobHandler, Registry, DEFAULT_JOB_DEADLINE};
+pub use per_tenant::{for_each_tenant, TenantSweep, TenantTick};
 pub use runner::{default_worker_name, RunSummary, Worker, WorkerOptions};
 pub use scheduler::{Scheduler, SchedulerContext, SchedulerOptions};
 

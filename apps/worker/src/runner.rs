@@ -1,5 +1,6 @@
 //! The job loop: claim, run, heartbeat, record, shut down gracefully.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,6 +38,8 @@ pub struct WorkerOptions {
     /// `None`: poll only.
     pub listen_url: Option<String>,
     pub schedulers: SchedulerOptions,
+    /// Deadlines by job type (`JOB_DEADLINES`), overriding the deadline a handler declares.
+    pub job_deadlines: HashMap<String, Duration>,
 }
 
 impl WorkerOptions {
@@ -50,6 +53,7 @@ impl WorkerOptions {
             shutdown_grace: Duration::from_secs(30),
             listen_url: None,
             schedulers: SchedulerOptions::default(),
+            job_deadlines: HashMap::new(),
         }
     }
 
@@ -58,6 +62,11 @@ impl WorkerOptions {
         o.concurrency = config.worker_concurrency.max(1);
         o.lease = Duration::from_secs(config.job_lease_seconds.max(3));
         o.schedulers.lease = o.lease;
+        o.job_deadlines = config
+            .job_deadlines
+            .iter()
+            .map(|(t, s)| (t.clone(), Duration::from_secs(*s)))
+            .collect();
         o
     }
 
@@ -147,6 +156,7 @@ struct Shared {
     lease: Duration,
     heartbeat_every: Duration,
     backoff: Backoff,
+    job_deadlines: HashMap<String, Duration>,
 }
 
 impl Worker {
@@ -187,7 +197,14 @@ impl Worker {
             lease: options.lease,
             heartbeat_every: options.heartbeat_every(),
             backoff: options.backoff,
+            job_deadlines: options.job_deadlines.clone(),
         });
+        for job_type in options.job_deadlines.keys() {
+            if registry.get(job_type).is_none() {
+                // workers with different registries may share one configuration
+                tracing::warn!(%job_type, "JOB_DEADLINES names a job type this worker does not run");
+            }
+        }
         let (stop_tx, stop_rx) = watch::channel(false);
         let (hard_tx, hard_rx) = watch::channel(false);
         let wake = Arc::new(Notify::new());
@@ -354,8 +371,15 @@ async fn supervise(shared: &Shared, job: JobRow, mut hard: watch::Receiver<bool>
         let msg = format!("no handler registered for job type {:?}", job.job_type);
         return record_failure(shared, &job, msg, false).await;
     };
+    let deadline = shared
+        .job_deadlines
+        .get(&job.job_type)
+        .copied()
+        .unwrap_or_else(|| handler.deadline());
+    let deadline_at = tokio::time::Instant::now() + deadline;
     let ctx = JobContext::new(shared.db.clone(), job.clone(), shared.worker.clone());
-    let mut task = tokio::spawn(async move { handler.run(&ctx).await });
+    let run_ctx = ctx.clone();
+    let mut task = tokio::spawn(async move { handler.run(&run_ctx).await });
     let mut heartbeat = tokio::time::interval_at(
         tokio::time::Instant::now() + shared.heartbeat_every,
         shared.heartbeat_every,
@@ -374,7 +398,7 @@ async fn supervise(shared: &Shared, job: JobRow, mut hard: watch::Receiver<bool>
                 match held {
                     Ok(true) => {}
                     Ok(false) => {
-                        tracing::warn!(%job_id, "lease lost: another worker owns the job now; stopping it here");
+                        tracing::warn!(%job_id, "the job is no longer this worker's (its lease expired and another worker took it, or it was cancelled); stopping it here");
                         task.abort();
                         let _ = task.await;
                         return Outcome::Lost;
@@ -382,6 +406,16 @@ async fn supervise(shared: &Shared, job: JobRow, mut hard: watch::Receiver<bool>
                     // keep running: the next heartbeat may get through before the lease ends
                     Err(e) => tracing::warn!(%job_id, error = %e, "heartbeat failed"),
                 }
+            }
+            _ = tokio::time::sleep_until(deadline_at) => {
+                task.abort();
+                // a handler that finished in the same instant keeps its result
+                if let Ok(r) = task.await {
+                    break Ok(r);
+                }
+                let msg = deadline_message(deadline, ctx.last_progress_message().as_deref());
+                tracing::warn!(%job_id, job_type = %job.job_type, error = %msg, "job interrupted at its deadline");
+                return record_failure(shared, &job, msg, true).await;
             }
             _ = crate::stopped(&mut hard) => {
                 task.abort();
@@ -406,6 +440,20 @@ async fn supervise(shared: &Shared, job: JobRow, mut hard: watch::Receiver<bool>
             record_failure(shared, &job, msg, true).await
         }
         Err(_) => release(shared, job_id, tenant_id).await,
+    }
+}
+
+/// The error of a run interrupted at its deadline: how long it had, and what it was doing.
+fn deadline_message(deadline: Duration, last_progress: Option<&str>) -> String {
+    let secs = deadline.as_secs_f64();
+    let secs = if secs.fract() == 0.0 {
+        format!("{secs:.0}")
+    } else {
+        format!("{secs:.1}")
+    };
+    match last_progress {
+        Some(m) => format!("deadline of {secs} s exceeded while {m}"),
+        None => format!("deadline of {secs} s exceeded before the job reported any progress"),
     }
 }
 
@@ -591,6 +639,32 @@ mod tests {
         h.abort();
         let e = h.await.unwrap_err();
         assert_eq!(panic_message(e, "job"), "the job task was cancelled");
+    }
+
+    #[test]
+    fn deadline_messages_say_how_long_and_doing_what() {
+        assert_eq!(
+            deadline_message(Duration::from_secs(600), Some("fetching branch main")),
+            "deadline of 600 s exceeded while fetching branch main"
+        );
+        assert_eq!(
+            deadline_message(Duration::from_millis(1500), None),
+            "deadline of 1.5 s exceeded before the job reported any progress"
+        );
+    }
+
+    #[test]
+    fn job_deadlines_come_from_the_configuration() {
+        let config = wfops_config::Config::from_lookup(|name| {
+            (name == "JOB_DEADLINES").then(|| "repository_sync=300".to_owned())
+        })
+        .unwrap();
+        let o = WorkerOptions::from_config(&config, "w");
+        assert_eq!(
+            o.job_deadlines.get("repository_sync"),
+            Some(&Duration::from_secs(300))
+        );
+        assert_eq!(o.job_deadlines.len(), 1);
     }
 
     #[test]

@@ -95,8 +95,13 @@ async fn an_environment_sync_job_runs_records_progress_and_stores_its_report() {
     let tenant = f.tenant;
     let enqueued =
         f.db.tenant_tx(tenant, move |conn| {
-            async move { wfops_engine::jobs::enqueue_environment_sync(conn, tenant, env).await }
-                .scope_boxed()
+            async move {
+                let job = wfops_engine::jobs::EnvironmentSync {
+                    environment_id: env,
+                };
+                wfops_engine::jobs::enqueue(conn, tenant, &job).await
+            }
+            .scope_boxed()
         })
         .await
         .unwrap();
@@ -104,8 +109,13 @@ async fn an_environment_sync_job_runs_records_progress_and_stores_its_report() {
     // a second request while the first waits returns the same job
     let again =
         f.db.tenant_tx(tenant, move |conn| {
-            async move { wfops_engine::jobs::enqueue_environment_sync(conn, tenant, env).await }
-                .scope_boxed()
+            async move {
+                let job = wfops_engine::jobs::EnvironmentSync {
+                    environment_id: env,
+                };
+                wfops_engine::jobs::enqueue(conn, tenant, &job).await
+            }
+            .scope_boxed()
         })
         .await
         .unwrap();

@@ -1,12 +1,13 @@
 #![doc = include_str!("../README.md")]
 
 mod cipher;
+mod deadlines;
 mod error;
 pub mod local;
 mod secret;
 mod strength;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -84,6 +85,9 @@ pub struct Config {
     pub job_lease_seconds: u64,
     /// `JOB_MAX_ATTEMPTS` (default 5).
     pub job_max_attempts: u32,
+    /// `JOB_DEADLINES`: `job_type=seconds,…`, overriding the deadline a job type declares
+    /// (default: none overridden).
+    pub job_deadlines: BTreeMap<String, u64>,
     /// `JOB_RETENTION_DAYS`: finished jobs and their events are deleted after this (default 30).
     pub job_retention_days: u32,
     /// `AUDIT_LOG_RETENTION_DAYS` (default 365).
@@ -234,6 +238,7 @@ impl Config {
             worker_concurrency: range(&get, "WORKER_CONCURRENCY", 4, 1, 1024)?,
             job_lease_seconds: range(&get, "JOB_LEASE_SECONDS", 60, 3, 86400)?,
             job_max_attempts: range(&get, "JOB_MAX_ATTEMPTS", 5, 1, 100)?,
+            job_deadlines: deadlines::parse(&get("JOB_DEADLINES").unwrap_or_default())?,
             job_retention_days: range(&get, "JOB_RETENTION_DAYS", 30, 1, 36500)?,
             audit_log_retention_days: range(&get, "AUDIT_LOG_RETENTION_DAYS", 365, 1, 36500)?,
             stale_deployment_seconds: range(&get, "STALE_DEPLOYMENT_SECONDS", 3600, 1, 31_536_000)?,

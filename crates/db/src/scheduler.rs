@@ -6,6 +6,10 @@
 //! from the start of this run (`last_run_at + interval`), so the cadence does not drift by the
 //! tick's duration. The table is global (not tenant-scoped); a scheduler that works on tenant
 //! data lists tenants with [`tenant_ids`] and opens one tenant transaction per tenant.
+//!
+//! `scheduler_state.last_error` summarises every tenant and is for platform admins only. What a
+//! tenant may see of a scheduler is its own row of `scheduler_tenant_runs` (row-level
+//! security): [`record_tenant_run`] writes it, [`list_tenant_runs`] reads it.
 
 use std::time::Duration;
 
@@ -18,7 +22,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::error::Error;
-use crate::schema::scheduler_state;
+use crate::schema::{scheduler_state, scheduler_tenant_runs};
 use crate::Conn;
 
 /// The state of one scheduler, as the status endpoint shows it.
@@ -204,4 +208,59 @@ pub async fn tenant_ids(conn: &mut Conn) -> Result<Vec<Uuid>, Error> {
         .load(conn)
         .await?;
     Ok(rows.into_iter().map(|r| r.id).collect())
+}
+
+/// How a scheduler's last pass went for the caller's tenant (`scheduler_tenant_runs`).
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Serialize)]
+#[diesel(table_name = scheduler_tenant_runs, check_for_backend(Pg))]
+pub struct TenantRun {
+    pub tenant_id: Uuid,
+    pub scheduler_name: String,
+    pub last_run_at: DateTime<Utc>,
+    pub last_finished_at: DateTime<Utc>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// Written for the tenant's eyes (no database text); `None` after a success.
+    pub last_error: Option<String>,
+    pub run_count: i64,
+}
+
+/// Records, in the tenant's transaction, one pass of scheduler `name` over `tenant_id` that
+/// started at `started_at`: `error` is `None` on success (which clears the previous error).
+pub async fn record_tenant_run(
+    conn: &mut Conn,
+    tenant_id: Uuid,
+    name: &str,
+    started_at: DateTime<Utc>,
+    error: Option<&str>,
+) -> Result<(), Error> {
+    diesel::sql_query(
+        "insert into scheduler_tenant_runs
+                (tenant_id, scheduler_name, last_run_at, last_finished_at, last_success_at,
+                 last_error, run_count)
+         values ($1, $2, $3, now(), case when $4::text is null then now() end, $4, 1)
+         on conflict (tenant_id, scheduler_name) do update
+            set last_run_at = excluded.last_run_at,
+                last_finished_at = excluded.last_finished_at,
+                last_success_at = coalesce(excluded.last_success_at,
+                                           scheduler_tenant_runs.last_success_at),
+                last_error = excluded.last_error,
+                run_count = scheduler_tenant_runs.run_count + 1",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(tenant_id)
+    .bind::<Text, _>(name)
+    .bind::<diesel::sql_types::Timestamptz, _>(started_at)
+    .bind::<Nullable<Text>, _>(error)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The caller's tenant's scheduler outcomes, by scheduler name.
+pub async fn list_tenant_runs(conn: &mut Conn) -> Result<Vec<TenantRun>, Error> {
+    scheduler_tenant_runs::table
+        .select(TenantRun::as_select())
+        .order(scheduler_tenant_runs::scheduler_name.asc())
+        .load(conn)
+        .await
+        .map_err(Error::from)
 }

@@ -380,6 +380,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    scheduler_tenant_runs (tenant_id, scheduler_name) {
+        tenant_id -> Uuid,
+        scheduler_name -> Text,
+        last_run_at -> Timestamptz,
+        last_finished_at -> Timestamptz,
+        last_success_at -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        run_count -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     snapshots (id) {
         id -> Uuid,
         tenant_id -> Uuid,
@@ -490,6 +504,7 @@ diesel::joinable!(executions -> tenants (tenant_id));
 diesel::joinable!(pipelines -> tenants (tenant_id));
 diesel::joinable!(promotions -> tenants (tenant_id));
 diesel::joinable!(revoked_tokens -> tenants (tenant_id));
+diesel::joinable!(scheduler_tenant_runs -> tenants (tenant_id));
 diesel::joinable!(snapshots -> tenants (tenant_id));
 diesel::joinable!(users -> tenants (tenant_id));
 diesel::joinable!(workflow_diff_state -> tenants (tenant_id));
@@ -518,6 +533,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     promotions,
     revoked_tokens,
     scheduler_state,
+    scheduler_tenant_runs,
     snapshots,
     tenants,
     users,

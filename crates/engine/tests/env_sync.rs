@@ -403,9 +403,12 @@ async fn a_5xx_on_page_3_fails_the_job_and_the_retry_resumes_from_the_checkpoint
         .tenant_tx(h.tenant, |conn| {
             let tenant = h.tenant;
             async move {
-                    wfops_engine::jobs::enqueue_environment_sync(conn, tenant, resumed_env).await
-                }
-                .scope_boxed()
+                let job = wfops_engine::jobs::EnvironmentSync {
+                    environment_id: resumed_env,
+                };
+                wfops_engine::jobs::enqueue(conn, tenant, &job).await
+            }
+            .scope_boxed()
         })
         .await
         .unwrap()

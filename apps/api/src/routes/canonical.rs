@@ -15,6 +15,7 @@ use wfops_db::environments::Environment;
 use wfops_db::views::{self, MappingFilter};
 use wfops_db::{workflows, Conn, ScopedFutureExt};
 use wfops_engine::jobs::{self as engine_jobs, Enqueued};
+use wfops_engine::jobs::{EnvironmentSync, OnboardingInventory, Reconcile, RepositorySync};
 use wfops_tenancy::Role;
 
 use crate::auth::{Auth, RequestMeta};
@@ -98,13 +99,13 @@ impl EnvironmentJob {
     ) -> Result<Enqueued, wfops_db::Error> {
         match self {
             EnvironmentJob::Sync => {
-                engine_jobs::enqueue_environment_sync(conn, tenant_id, environment_id).await
+                engine_jobs::enqueue(conn, tenant_id, &EnvironmentSync { environment_id }).await
             }
             EnvironmentJob::RepositorySync => {
-                engine_jobs::enqueue_repository_sync(conn, tenant_id, environment_id).await
+                engine_jobs::enqueue(conn, tenant_id, &RepositorySync { environment_id }).await
             }
             EnvironmentJob::OnboardingInventory => {
-                engine_jobs::enqueue_onboarding_inventory(conn, tenant_id, environment_id).await
+                engine_jobs::enqueue(conn, tenant_id, &OnboardingInventory { environment_id }).await
             }
         }
     }
@@ -245,7 +246,7 @@ pub async fn reconcile(
         .db
         .tenant_tx(tenant_id, |conn| {
             async move {
-                let enqueued = engine_jobs::enqueue_reconcile(conn, tenant_id).await?;
+                let enqueued = engine_jobs::enqueue(conn, tenant_id, &Reconcile {}).await?;
                 record(
                     conn,
                     auth_ref,
@@ -562,7 +563,7 @@ pub async fn link(
                         }
                         Err(e) => return Err(e.into()),
                     };
-                let job = engine_jobs::enqueue_reconcile(conn, tenant_id).await?;
+                let job = engine_jobs::enqueue(conn, tenant_id, &Reconcile {}).await?;
                 record(
                     conn,
                     auth_ref,
@@ -695,7 +696,7 @@ async fn set_ignored(
                     workflows::unignore(conn, environment_id, n8n_ref).await?
                 }
                 .ok_or_else(|| unknown_workflow(&env, n8n_ref))?;
-                let job = engine_jobs::enqueue_reconcile(conn, tenant_id).await?;
+                let job = engine_jobs::enqueue(conn, tenant_id, &Reconcile {}).await?;
                 record(
                     conn,
                     auth,

@@ -1,9 +1,11 @@
 use std::time::Duration;
 
 use serde::Serialize;
-use wfops_db::{environments, scheduler as state, ScopedFutureExt};
-use wfops_engine::jobs;
+use uuid::Uuid;
+use wfops_db::{environments, Conn};
+use wfops_engine::jobs::{self, EnvironmentSync, RepositorySync};
 
+use crate::per_tenant::{for_each_tenant, TenantTick};
 use crate::{Error, Scheduler, SchedulerContext};
 
 /// The canonical sync scheduler of spec §9.1 (off unless `SYNC_SCHEDULER_ENABLED`): every
@@ -38,84 +40,65 @@ impl CanonicalSync {
         }
     }
 
-    /// One pass over every tenant (found through the `wfops_tenant_ids()` definer function),
-    /// each in its own tenant transaction. A tenant that fails does not stop the others.
+    /// One pass over every tenant ([`for_each_tenant`]). A tenant that fails does not stop
+    /// the others; the pass then fails with the installation-wide summary.
     pub async fn run_once(&self, ctx: &SchedulerContext) -> Result<CanonicalSyncReport, Error> {
-        let tenants = ctx
-            .db
-            .system_tx(|conn| async move { state::tenant_ids(conn).await }.scope_boxed())
-            .await?;
-        let mut report = CanonicalSyncReport {
-            tenants: tenants.len(),
-            ..Default::default()
-        };
-        let mut failures = Vec::new();
-        for tenant in tenants {
-            let r = ctx
-                .db
-                .tenant_tx(tenant, move |conn| {
-                    async move {
-                        let mut r = CanonicalSyncReport::default();
-                        const PAGE: i64 = 500;
-                        let mut offset = 0;
-                        loop {
-                            let (envs, total) = environments::list(conn, offset, PAGE).await?;
-                            for env in &envs {
-                                r.environments += 1;
-                                let e =
-                                    jobs::enqueue_environment_sync(conn, tenant, env.id).await?;
-                                if e.created {
-                                    r.environment_syncs += 1;
-                                } else {
-                                    r.already_pending += 1;
-                                }
-                                if env.git_repo_url.is_some() && env.git_folder.is_some() {
-                                    let e =
-                                        jobs::enqueue_repository_sync(conn, tenant, env.id).await?;
-                                    if e.created {
-                                        r.repository_syncs += 1;
-                                    } else {
-                                        r.already_pending += 1;
-                                    }
-                                }
-                            }
-                            offset += PAGE;
-                            if envs.is_empty() || offset >= total {
-                                break;
-                            }
-                        }
-                        Ok::<_, wfops_db::Error>(r)
-                    }
-                    .scope_boxed()
-                })
-                .await;
-            match r {
-                Ok(r) => {
-                    report.environments += r.environments;
-                    report.environment_syncs += r.environment_syncs;
-                    report.repository_syncs += r.repository_syncs;
-                    report.already_pending += r.already_pending;
+        let sweep = for_each_tenant(ctx, Self::NAME, self).await?;
+        let tenants = sweep.tenants;
+        let mut report = sweep.into_result(Self::NAME)?;
+        report.tenants = tenants;
+        Ok(report)
+    }
+}
+
+impl std::ops::AddAssign for CanonicalSyncReport {
+    fn add_assign(&mut self, o: Self) {
+        self.tenants += o.tenants;
+        self.environments += o.environments;
+        self.environment_syncs += o.environment_syncs;
+        self.repository_syncs += o.repository_syncs;
+        self.already_pending += o.already_pending;
+    }
+}
+
+#[async_trait::async_trait]
+impl TenantTick for CanonicalSync {
+    type Report = CanonicalSyncReport;
+
+    async fn tick_tenant(&self, conn: &mut Conn, tenant: Uuid) -> Result<Self::Report, Error> {
+        // `tenants` is filled in by run_once, from the sweep
+        let mut r = CanonicalSyncReport::default();
+        const PAGE: i64 = 500;
+        let mut offset = 0;
+        loop {
+            let (envs, total) = environments::list(conn, offset, PAGE).await?;
+            for env in &envs {
+                r.environments += 1;
+                let sync = EnvironmentSync {
+                    environment_id: env.id,
+                };
+                if jobs::enqueue(conn, tenant, &sync).await?.created {
+                    r.environment_syncs += 1;
+                } else {
+                    r.already_pending += 1;
                 }
-                Err(e) => failures.push((tenant, e)),
+                if env.git_repo_url.is_some() && env.git_folder.is_some() {
+                    let sync = RepositorySync {
+                        environment_id: env.id,
+                    };
+                    if jobs::enqueue(conn, tenant, &sync).await?.created {
+                        r.repository_syncs += 1;
+                    } else {
+                        r.already_pending += 1;
+                    }
+                }
+            }
+            offset += PAGE;
+            if envs.is_empty() || offset >= total {
+                break;
             }
         }
-        tracing::info!(
-            tenants = report.tenants,
-            environments = report.environments,
-            environment_syncs = report.environment_syncs,
-            repository_syncs = report.repository_syncs,
-            already_pending = report.already_pending,
-            failed_tenants = failures.len(),
-            "canonical sync scheduled"
-        );
-        if let Some((tenant, first)) = failures.first() {
-            return Err(Error::Tick(format!(
-                "canonical sync failed for {} of {} tenants; first: tenant {tenant}: {first}",
-                failures.len(),
-                report.tenants
-            )));
-        }
-        Ok(report)
+        Ok(r)
     }
 }
 

@@ -1,8 +1,10 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use wfops_db::{audit, jobs, scheduler as state, ScopedFutureExt};
+use uuid::Uuid;
+use wfops_db::{audit, jobs, Conn};
 
+use crate::per_tenant::{for_each_tenant, TenantTick};
 use crate::{Error, Scheduler, SchedulerContext};
 
 /// Deletes finished jobs and old job events after `JOB_RETENTION_DAYS`, and audit log rows
@@ -40,60 +42,44 @@ pub struct RetentionReport {
 }
 
 impl RetentionCleanup {
-    /// One pass over every tenant. A tenant whose delete fails does not stop the others; the
-    /// pass then fails with the number of failed tenants and the first error.
+    /// One pass over every tenant ([`for_each_tenant`]). A tenant whose delete fails does not
+    /// stop the others; the pass then fails with the installation-wide summary.
     pub async fn run_once(&self, ctx: &SchedulerContext) -> Result<RetentionReport, Error> {
+        let sweep = for_each_tenant(ctx, Self::NAME, self).await?;
+        let tenants = sweep.tenants;
+        let mut report = sweep.into_result(Self::NAME)?;
+        report.tenants = tenants;
+        Ok(report)
+    }
+}
+
+impl std::ops::AddAssign for RetentionReport {
+    fn add_assign(&mut self, o: Self) {
+        self.tenants += o.tenants;
+        self.jobs += o.jobs;
+        self.job_events += o.job_events;
+        self.audit_logs += o.audit_logs;
+    }
+}
+
+#[async_trait::async_trait]
+impl TenantTick for RetentionCleanup {
+    type Report = RetentionReport;
+
+    async fn tick_tenant(&self, conn: &mut Conn, _tenant: Uuid) -> Result<Self::Report, Error> {
         let now = Utc::now();
         let to_chrono =
             |d: Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
-        let jobs_cutoff = now - to_chrono(self.job_retention);
-        let audit_cutoff = now - to_chrono(self.audit_log_retention);
-        let tenants = ctx
-            .db
-            .system_tx(|conn| async move { state::tenant_ids(conn).await }.scope_boxed())
-            .await?;
-        let mut report = RetentionReport {
-            tenants: tenants.len(),
-            ..Default::default()
-        };
-        let mut failures = Vec::new();
-        for tenant in tenants {
-            let r = ctx
-                .db
-                .tenant_tx(tenant, move |conn| {
-                    async move {
-                        let purged = jobs::purge_before(conn, jobs_cutoff).await?;
-                        let audit = audit::purge_before(conn, audit_cutoff).await?;
-                        Ok::<_, wfops_db::Error>((purged, audit))
-                    }
-                    .scope_boxed()
-                })
-                .await;
-            match r {
-                Ok((purged, audit)) => {
-                    report.jobs += purged.jobs;
-                    report.job_events += purged.events;
-                    report.audit_logs += audit;
-                }
-                Err(e) => failures.push((tenant, e)),
-            }
-        }
-        tracing::info!(
-            tenants = report.tenants,
-            jobs = report.jobs,
-            job_events = report.job_events,
-            audit_logs = report.audit_logs,
-            failed_tenants = failures.len(),
-            "retention cleanup"
-        );
-        if let Some((tenant, first)) = failures.first() {
-            return Err(Error::Tick(format!(
-                "retention cleanup failed for {} of {} tenants; first: tenant {tenant}: {first}",
-                failures.len(),
-                report.tenants
-            )));
-        }
-        Ok(report)
+        let purged = jobs::purge_before(conn, now - to_chrono(self.job_retention)).await?;
+        let audit_logs =
+            audit::purge_before(conn, now - to_chrono(self.audit_log_retention)).await?;
+        // `tenants` is filled in by run_once, from the sweep
+        Ok(RetentionReport {
+            tenants: 0,
+            jobs: purged.jobs,
+            job_events: purged.events,
+            audit_logs,
+        })
     }
 }
 

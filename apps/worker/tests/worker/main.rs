@@ -4,7 +4,10 @@
 // in tests, but not yet in the helpers of integration tests).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cancel;
 mod common;
+mod deadline;
 mod queue;
 mod schedulers;
 mod stale;
+mod tenant_schedulers;

@@ -1,0 +1,142 @@
+//! The engine's job types. Each is its payload; `run` calls the use-case.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{BackgroundJob, JobRun};
+use crate::error::Result;
+use crate::{env_sync, onboarding, reconcile, repo_sync, EngineCtx};
+
+const MINUTE: u64 = 60;
+
+fn environment_lock_key(environment_id: Uuid) -> Option<String> {
+    Some(wfops_db::jobs::environment_lock_key(environment_id))
+}
+
+/// The lock key of `reconcile` jobs: one reconciliation per tenant at a time.
+pub fn reconcile_lock_key(tenant_id: Uuid) -> String {
+    format!("reconcile:{tenant_id}")
+}
+
+/// `environment_sync`: n8n → DB, resumable from the job's checkpoint, then reconciliation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentSync {
+    pub environment_id: Uuid,
+}
+
+/// The payload of the per-environment jobs (they share its shape).
+pub type EnvironmentPayload = EnvironmentSync;
+
+#[async_trait::async_trait]
+impl BackgroundJob for EnvironmentSync {
+    const JOB_TYPE: &'static str = "environment_sync";
+    // resumable: a run cut short by its deadline continues from its checkpoint
+    const DEADLINE: Duration = Duration::from_secs(30 * MINUTE);
+    type Context = EngineCtx;
+    type Report = env_sync::EnvSyncReport;
+
+    fn lock_key(&self, _tenant_id: Uuid) -> Option<String> {
+        environment_lock_key(self.environment_id)
+    }
+
+    fn environment_id(&self) -> Option<Uuid> {
+        Some(self.environment_id)
+    }
+
+    async fn run(&self, ctx: &EngineCtx, job: &JobRun<'_>) -> Result<Self::Report> {
+        env_sync::run(
+            ctx,
+            job.tenant_id,
+            self.environment_id,
+            job.progress,
+            job.checkpoint,
+        )
+        .await
+    }
+}
+
+/// `repository_sync`: Git → DB, then reconciliation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepositorySync {
+    pub environment_id: Uuid,
+}
+
+#[async_trait::async_trait]
+impl BackgroundJob for RepositorySync {
+    const JOB_TYPE: &'static str = "repository_sync";
+    const DEADLINE: Duration = Duration::from_secs(10 * MINUTE);
+    type Context = EngineCtx;
+    type Report = repo_sync::RepoSyncReport;
+
+    fn lock_key(&self, _tenant_id: Uuid) -> Option<String> {
+        environment_lock_key(self.environment_id)
+    }
+
+    fn environment_id(&self) -> Option<Uuid> {
+        Some(self.environment_id)
+    }
+
+    async fn run(&self, ctx: &EngineCtx, job: &JobRun<'_>) -> Result<Self::Report> {
+        repo_sync::run(ctx, job.tenant_id, self.environment_id, job.progress).await
+    }
+}
+
+/// `onboarding_inventory`: commit every untracked workflow to Git, then reconciliation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnboardingInventory {
+    pub environment_id: Uuid,
+}
+
+#[async_trait::async_trait]
+impl BackgroundJob for OnboardingInventory {
+    const JOB_TYPE: &'static str = "onboarding_inventory";
+    const DEADLINE: Duration = Duration::from_secs(30 * MINUTE);
+    type Context = EngineCtx;
+    type Report = onboarding::InventoryReport;
+
+    fn lock_key(&self, _tenant_id: Uuid) -> Option<String> {
+        environment_lock_key(self.environment_id)
+    }
+
+    fn environment_id(&self) -> Option<Uuid> {
+        Some(self.environment_id)
+    }
+
+    async fn run(&self, ctx: &EngineCtx, job: &JobRun<'_>) -> Result<Self::Report> {
+        onboarding::inventory(ctx, job.tenant_id, self.environment_id, job.progress).await
+    }
+}
+
+/// `reconcile`: the diff states of the whole tenant (the tenant is the job's).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reconcile {}
+
+/// The payload of `reconcile`.
+pub type ReconcilePayload = Reconcile;
+
+#[async_trait::async_trait]
+impl BackgroundJob for Reconcile {
+    const JOB_TYPE: &'static str = "reconcile";
+    const DEADLINE: Duration = Duration::from_secs(10 * MINUTE);
+    type Context = EngineCtx;
+    type Report = reconcile::ReconcileReport;
+
+    fn lock_key(&self, tenant_id: Uuid) -> Option<String> {
+        Some(reconcile_lock_key(tenant_id))
+    }
+
+    async fn run(&self, ctx: &EngineCtx, job: &JobRun<'_>) -> Result<Self::Report> {
+        job.progress.report(0, 1, "reconciling").await?;
+        let report = reconcile::run(ctx, job.tenant_id).await?;
+        job.progress
+            .report(1, 1, &format!("{} diff states stored", report.rows))
+            .await?;
+        Ok(report)
+    }
+}

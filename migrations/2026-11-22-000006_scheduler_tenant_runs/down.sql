@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS scheduler_tenant_runs;
