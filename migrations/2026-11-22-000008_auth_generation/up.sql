@@ -29,6 +29,9 @@ BEGIN
         'key_prefix', p_key_prefix, 'jti', p_jti)::text);
 END
 $$;
+-- the trigger functions below call it as the changing role; bumping the counter is harmless
+REVOKE ALL ON FUNCTION wfops_auth_changed(uuid, uuid, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION wfops_auth_changed(uuid, uuid, text, text) TO wfops_app;
 
 CREATE FUNCTION wfops_auth_api_key_changed() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, public

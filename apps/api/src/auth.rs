@@ -12,6 +12,7 @@
 //! process (see the cache's documentation for why).
 
 mod cache;
+mod generation;
 
 pub use cache::{AuthCache, CachedKey, CachedSubject};
 
@@ -115,7 +116,7 @@ async fn authenticate_api_key(state: &AppState, token: &str) -> Result<Auth, Api
     let cache = &state.auth_cache;
     // Read before anything is resolved, so that an entry stored with it is never newer than
     // what it describes.
-    let generation = state.db.auth_generation().await.map_err(ApiError::from)?;
+    let generation = cache.generation(&state.db).await.map_err(ApiError::from)?;
     let (key, touch_due) = match cache.api_key(&parsed.prefix, generation) {
         Some(hit) => hit,
         None => {
@@ -177,7 +178,7 @@ async fn authenticate_api_key(state: &AppState, token: &str) -> Result<Auth, Api
 async fn authenticate_jwt(state: &AppState, token: &str) -> Result<Auth, ApiError> {
     let claims = state.jwt.decode(token)?;
     let cache = &state.auth_cache;
-    let generation = state.db.auth_generation().await.map_err(ApiError::from)?;
+    let generation = cache.generation(&state.db).await.map_err(ApiError::from)?;
     let subject = match cache.subject(claims.jti, generation) {
         Some(subject) => subject,
         None => {

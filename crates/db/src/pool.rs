@@ -96,7 +96,7 @@ impl Db {
     }
 
     /// Runs `f` in one transaction bound to `tenant_id`: `app.tenant_id` is set with
-    /// `set_config(…, true)` first, so it ends with the transaction and row-level security
+    /// `SET LOCAL` first, so it ends with the transaction and row-level security
     /// shows and accepts only that tenant's rows. Commits when `f` returns `Ok`, rolls back
     /// otherwise.
     ///
@@ -139,7 +139,7 @@ impl Db {
         let mut conn = self.get().await.map_err(E::from)?;
         let begin = begin_sql(tenant_id);
         if let Err(e) = AnsiTransactionManager::begin_transaction_sql(&mut *conn, &begin).await {
-            // `BEGIN` may have run when `set_config` did not: this session must not go back to
+            // `BEGIN` may have run when `SET LOCAL` did not: this session must not go back to
             // the pool with a transaction diesel does not know about.
             drop(Object::take(conn));
             return Err(E::from(Error::from(e)));
@@ -215,7 +215,8 @@ pub struct PoolStatus {
 /// `app.tenant_id` in the same simple-query message (one round trip for both).
 fn begin_sql(tenant_id: Option<Uuid>) -> String {
     match tenant_id {
-        Some(t) => format!("BEGIN; SELECT set_config('app.tenant_id', '{t}', true)"),
+        // `SET LOCAL` is `set_config(…, true)` without a query to plan
+        Some(t) => format!("BEGIN; SET LOCAL app.tenant_id = '{t}'"),
         None => "BEGIN".to_owned(),
     }
 }
@@ -243,7 +244,7 @@ mod tests {
         let t = Uuid::parse_str("0b6f1c2e-8d3a-4f5b-9c7d-1e2f3a4b5c6d").unwrap();
         assert_eq!(
             begin_sql(Some(t)),
-            "BEGIN; SELECT set_config('app.tenant_id', '0b6f1c2e-8d3a-4f5b-9c7d-1e2f3a4b5c6d', true)"
+            "BEGIN; SET LOCAL app.tenant_id = '0b6f1c2e-8d3a-4f5b-9c7d-1e2f3a4b5c6d'"
         );
         assert_eq!(begin_sql(None), "BEGIN");
     }

@@ -25,6 +25,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 use wfops_db::notify::AuthNote;
+use wfops_db::Db;
+
+use super::generation::GenerationReads;
 
 /// How long an entry is used at most, whatever the generation says.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(30);
@@ -115,6 +118,7 @@ pub struct AuthCache {
     capacity: usize,
     /// Keys and tokens resolved from the database (cache misses), for tests and metrics.
     resolutions: AtomicU64,
+    reads: GenerationReads,
 }
 
 impl Default for AuthCache {
@@ -130,7 +134,14 @@ impl AuthCache {
             ttl,
             capacity: capacity.max(1),
             resolutions: AtomicU64::new(0),
+            reads: GenerationReads::default(),
         }
+    }
+
+    /// The authentication generation as of a moment after this call began (concurrent
+    /// requests share one read: see [`GenerationReads`]).
+    pub async fn generation(&self, db: &Db) -> Result<i64, wfops_db::Error> {
+        self.reads.current(db).await
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
