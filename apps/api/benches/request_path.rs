@@ -13,6 +13,10 @@
 //! `REQUEST_PATH_SECONDS` (default 10) is the time per endpoint, `REQUEST_PATH_CONNECTIONS`
 //! (default 32) the number of connections; `REQUEST_PATH_NO_CACHE=1` turns the cache of
 //! resolved keys and tokens off (every request resolves its caller in the database).
+//!
+//! The load generator is `wrk` (2 threads, `--latency`) when it is installed (Debian's `wrk`
+//! package), else a loop of reqwest clients in this process, which costs the server more CPU
+//! per request than `wrk` does; `REQUEST_PATH_GENERATOR=rust|wrk|both` chooses.
 
 #[path = "../tests/seed/mod.rs"]
 mod seed;
@@ -117,10 +121,87 @@ async fn load(url: &str, token: Option<&str>, connections: usize, seconds: u64) 
     }
 }
 
+fn wrk_installed() -> bool {
+    std::process::Command::new("wrk")
+        .arg("--version")
+        .output()
+        .is_ok()
+}
+
+/// A wrk duration (`812.00us`, `1.23ms`, `2.01s`).
+fn wrk_duration(text: &str) -> Option<Duration> {
+    let split = text.find(|c: char| c.is_ascii_alphabetic())?;
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number.parse().ok()?;
+    let seconds = match unit {
+        "us" => value / 1e6,
+        "ms" => value / 1e3,
+        "s" => value,
+        "m" => value * 60.0,
+        _ => return None,
+    };
+    Some(Duration::from_secs_f64(seconds))
+}
+
+/// Runs wrk against `url` and returns its summary line.
+async fn wrk(url: &str, token: Option<&str>, connections: usize, seconds: u64) -> String {
+    let mut cmd = std::process::Command::new("wrk");
+    cmd.args([
+        "-t2",
+        &format!("-c{connections}"),
+        &format!("-d{seconds}s"),
+        "--latency",
+    ]);
+    if let Some(t) = token {
+        cmd.args(["-H", &format!("Authorization: Bearer {t}")]);
+    }
+    cmd.arg(url);
+    let output = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .expect("wrk task")
+        .expect("running wrk");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let field = |prefix: &str| {
+        text.lines()
+            .map(str::trim)
+            .find_map(|l| l.strip_prefix(prefix).map(|v| v.trim().to_owned()))
+    };
+    let percent = |p: &str| field(p).and_then(|v| wrk_duration(&v)).map_or(f64::NAN, ms);
+    let rps: f64 = field("Requests/sec:")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN);
+    let errors = text
+        .lines()
+        .filter(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join("; ");
+    format!(
+        "{rps:>8.0} req/s   p50 {:>6.2} ms   p90 {:>6.2} ms   p99 {:>6.2} ms   (wrk{}{})",
+        percent("50%"),
+        percent("90%"),
+        percent("99%"),
+        if errors.is_empty() { "" } else { ": " },
+        errors
+    )
+}
+
 async fn run() {
     let seconds = env_usize("REQUEST_PATH_SECONDS", 10) as u64;
     let connections = env_usize("REQUEST_PATH_CONNECTIONS", 32);
     let no_cache = std::env::var("REQUEST_PATH_NO_CACHE").is_ok_and(|v| v == "1");
+    let generator = std::env::var("REQUEST_PATH_GENERATOR").unwrap_or_else(|_| {
+        if wrk_installed() {
+            "wrk".into()
+        } else {
+            "rust".into()
+        }
+    });
+    let (use_rust, use_wrk) = match generator.as_str() {
+        "rust" => (true, false),
+        "wrk" => (false, true),
+        _ => (true, true),
+    };
 
     let test_db = TestDb::new().await;
     let mut config = Config::for_tests();
@@ -148,8 +229,11 @@ async fn run() {
     .expect("bootstrap");
     let key = tenant.api_key.expect("key");
     let mut envs = Vec::new();
-    for (name, class) in [("dev", "dev"), ("staging", "staging"), ("production", "production")]
-    {
+    for (name, class) in [
+        ("dev", "dev"),
+        ("staging", "staging"),
+        ("production", "production"),
+    ] {
         envs.push(seed::environment(&test_db, tenant.tenant_id, name, class, name).await);
     }
     seed::bulk(&test_db, tenant.tenant_id, &envs, 50).await;
@@ -200,7 +284,7 @@ async fn run() {
     ];
     println!(
         "request path: {connections} connections, {seconds} s per endpoint, auth cache {}, \
-         {} cores",
+         load generator {generator}, {} cores",
         if no_cache { "off" } else { "on" },
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
@@ -208,6 +292,15 @@ async fn run() {
         // warm-up: connections, prepared statements, the cache
         let warm = load(url, *token, connections, 1).await;
         assert_eq!(warm.failures, 0, "{name}: failed requests during warm-up");
+        if use_wrk {
+            println!(
+                "  {name:<34} {}",
+                wrk(url, *token, connections, seconds).await
+            );
+        }
+        if !use_rust {
+            continue;
+        }
         let o = load(url, *token, connections, seconds).await;
         let n = o.latencies.len();
         println!(

@@ -123,7 +123,9 @@ async fn authenticate_api_key(state: &AppState, token: &str) -> Result<Auth, Api
             let prefix = parsed.prefix.clone();
             let resolved = state
                 .db
-                .system_tx(|conn| async move { api_keys::resolve(conn, &prefix).await }.scope_boxed())
+                .system_tx(|conn| {
+                    async move { api_keys::resolve(conn, &prefix).await }.scope_boxed()
+                })
                 .await
                 .map_err(ApiError::from)?;
             // Unknown prefix and wrong secret get the same answer: no oracle for valid prefixes.

@@ -24,7 +24,9 @@ struct Other {
 
 impl Other {
     async fn start(app: &TestApp, listen: bool) -> Other {
-        let db = Db::connect(&app.test_db.admin_url(), 4).await.expect("pool");
+        let db = Db::connect(&app.test_db.admin_url(), 4)
+            .await
+            .expect("pool");
         let mut config = Config::for_tests();
         config.rate_limit_per_minute = 0;
         let state = web::Data::new(AppState::new(config, db).expect("state"));
@@ -84,7 +86,11 @@ async fn a_key_revoked_through_one_process_is_refused_at_once_by_another() {
         let (status, body) = other.get("/api/v1/environments", &key).await;
         assert_eq!(status, 200, "{body}");
     }
-    assert_eq!(other.state.auth_cache.resolutions(), 1, "resolved once, then cached");
+    assert_eq!(
+        other.state.auth_cache.resolutions(),
+        1,
+        "resolved once, then cached"
+    );
 
     let id = app.get("/api/v1/api-keys", &t.admin_key).await.json()["data"]
         .as_array()
@@ -108,7 +114,10 @@ async fn a_key_revoked_through_one_process_is_refused_at_once_by_another() {
         .expect_error(401, "unauthorized");
     // the tenant's other key still works in both
     assert_eq!(other.get("/api/v1/environments", &t.admin_key).await.0, 200);
-    assert_eq!(app.get("/api/v1/environments", &t.admin_key).await.status, 200);
+    assert_eq!(
+        app.get("/api/v1/environments", &t.admin_key).await.status,
+        200
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -213,5 +222,9 @@ async fn a_cached_key_still_expires_on_time() {
     assert!(Utc::now() >= expires_at);
     assert!(body.contains("expired"), "{body}");
     assert_eq!(other.state.db.auth_generation().await.unwrap(), generation);
-    assert_eq!(other.state.auth_cache.resolutions(), 1, "served from the cache");
+    assert_eq!(
+        other.state.auth_cache.resolutions(),
+        1,
+        "served from the cache"
+    );
 }

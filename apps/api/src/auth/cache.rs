@@ -89,9 +89,7 @@ impl Entry {
         }
         match (key, &self.value) {
             // a change to a whole tenant names no user, key or token
-            _ if note.user_id.is_none() && note.key_prefix.is_none() && note.jti.is_none() => {
-                true
-            }
+            _ if note.user_id.is_none() && note.key_prefix.is_none() && note.jti.is_none() => true,
             (Key::ApiKey(prefix), _) => note.key_prefix.as_deref() == Some(prefix.as_str()),
             (Key::Token(jti), Value::Token(s)) => {
                 note.user_id == Some(s.user_id)
@@ -195,7 +193,11 @@ impl AuthCache {
 
     /// Caches a key resolved at `generation` (read before the key was).
     pub fn insert_api_key(&self, prefix: &str, key: CachedKey, generation: i64) {
-        self.insert(Key::ApiKey(prefix.to_owned()), Value::ApiKey(key), generation);
+        self.insert(
+            Key::ApiKey(prefix.to_owned()),
+            Value::ApiKey(key),
+            generation,
+        );
     }
 
     /// Caches a token's subject resolved at `generation` (read before the subject was).

@@ -48,7 +48,12 @@ impl GenerationReads {
                 None => {
                     let id = reads.next_id;
                     reads.next_id += 1;
-                    let read = send_after(reads.sent.clone(), Arc::downgrade(&self.reads), id, db.clone());
+                    let read = send_after(
+                        reads.sent.clone(),
+                        Arc::downgrade(&self.reads),
+                        id,
+                        db.clone(),
+                    );
                     reads.waiting = Some((id, read.clone()));
                     read
                 }
