@@ -5,17 +5,30 @@
 //! re-read from the database so a demotion takes effect at once. An API key (`wfo_…`,
 //! automation) is resolved by prefix through a definer function, its secret hash compared in
 //! constant time, and its expiry and revocation checked.
+//!
+//! Both resolutions are cached in process ([`AuthCache`]): a request whose key or token was
+//! resolved before costs one statement (the authentication generation) instead of a
+//! transaction, and a revocation anywhere still takes effect on the next request of every
+//! process (see the cache's documentation for why).
+
+mod cache;
+mod generation;
+
+pub use cache::{AuthCache, CachedKey, CachedSubject};
 
 use std::future::Future;
 use std::pin::Pin;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
-use wfops_db::{api_keys, tenants, users, ScopedFutureExt};
+use wfops_db::notify::{self, AuthNote};
+use wfops_db::{api_keys, tenants, users, Db, ScopedFutureExt};
 use wfops_tenancy::{api_key, Actor, Caller, Role};
 
 use crate::error::ApiError;
@@ -100,32 +113,59 @@ fn bearer_token(req: &HttpRequest) -> Result<String, ApiError> {
 
 async fn authenticate_api_key(state: &AppState, token: &str) -> Result<Auth, ApiError> {
     let parsed = api_key::parse(token)?;
-    let prefix = parsed.prefix.clone();
-    let resolved = state
-        .db
-        .system_tx(|conn| async move { api_keys::resolve(conn, &prefix).await }.scope_boxed())
-        .await
-        .map_err(ApiError::from)?;
-    // Unknown prefix and wrong secret get the same answer: no oracle for valid prefixes.
-    let key = match resolved {
-        Some(key) if parsed.verify(&key.secret_hash) => key,
-        _ => return Err(ApiError::invalid_token("API key is not valid")),
+    let cache = &state.auth_cache;
+    // Read before anything is resolved, so that an entry stored with it is never newer than
+    // what it describes.
+    let generation = cache.generation(&state.db).await.map_err(ApiError::from)?;
+    let (key, touch_due) = match cache.api_key(&parsed.prefix, generation) {
+        Some(hit) => hit,
+        None => {
+            let prefix = parsed.prefix.clone();
+            let resolved = state
+                .db
+                .system_tx(|conn| {
+                    async move { api_keys::resolve(conn, &prefix).await }.scope_boxed()
+                })
+                .await
+                .map_err(ApiError::from)?;
+            // Unknown prefix and wrong secret get the same answer: no oracle for valid prefixes.
+            let key = match resolved {
+                Some(key) if parsed.verify(&key.secret_hash) => key,
+                _ => return Err(ApiError::invalid_token("API key is not valid")),
+            };
+            if key.revoked_at.is_some() {
+                return Err(ApiError::invalid_token("API key has been revoked"));
+            }
+            let key = CachedKey {
+                id: key.id,
+                tenant_id: key.tenant_id,
+                secret_hash: key.secret_hash,
+                role: key.role,
+                expires_at: key.expires_at,
+            };
+            cache.insert_api_key(&parsed.prefix, key.clone(), generation);
+            (key, true)
+        }
     };
-    if key.revoked_at.is_some() {
-        return Err(ApiError::invalid_token("API key has been revoked"));
+    if !parsed.verify(&key.secret_hash) {
+        return Err(ApiError::invalid_token("API key is not valid"));
     }
+    // Expiry is a matter of the clock, not of a change: checked on every request.
     if key.expires_at.is_some_and(|at| at <= Utc::now()) {
         return Err(ApiError::invalid_token("API key has expired"));
     }
     let role = Role::from_str(&key.role).map_err(ApiError::internal)?;
-    let key_id = key.id;
-    state
-        .db
-        .tenant_tx(key.tenant_id, |conn| {
-            async move { api_keys::touch_last_used(conn, key_id).await }.scope_boxed()
-        })
-        .await
-        .map_err(ApiError::from)?;
+    if touch_due {
+        let key_id = key.id;
+        state
+            .db
+            .tenant_tx(key.tenant_id, |conn| {
+                async move { api_keys::touch_last_used(conn, key_id).await }.scope_boxed()
+            })
+            .await
+            .map_err(ApiError::from)?;
+        cache.touched(&parsed.prefix);
+    }
     Ok(Auth {
         caller: Caller {
             tenant_id: key.tenant_id,
@@ -139,16 +179,49 @@ async fn authenticate_api_key(state: &AppState, token: &str) -> Result<Auth, Api
 
 async fn authenticate_jwt(state: &AppState, token: &str) -> Result<Auth, ApiError> {
     let claims = state.jwt.decode(token)?;
+    let cache = &state.auth_cache;
+    let generation = cache.generation(&state.db).await.map_err(ApiError::from)?;
+    let subject = match cache.subject(claims.jti, generation) {
+        Some(subject) => subject,
+        None => {
+            let subject = resolve_subject(&state.db, &claims).await?;
+            cache.insert_subject(claims.jti, subject.clone(), generation);
+            subject
+        }
+    };
+    // The token is signed, so its claims match what was cached for its id; checked anyway.
+    if subject.user_id != claims.sub || subject.tenant_id != claims.tenant_id {
+        return Err(ApiError::invalid_token("token is not valid"));
+    }
+    let role = Role::from_str(&subject.role).map_err(ApiError::internal)?;
+    Ok(Auth {
+        caller: Caller {
+            tenant_id: subject.tenant_id,
+            actor: Actor::User(subject.user_id),
+            role,
+            is_platform_admin: subject.is_platform_admin,
+        },
+        session: Some(Session {
+            jti: claims.jti,
+            expires_at: claims.expires_at(),
+        }),
+    })
+}
+
+/// The active user behind an unrevoked token, read in the token's tenant.
+async fn resolve_subject(
+    db: &Db,
+    claims: &wfops_tenancy::Claims,
+) -> Result<CachedSubject, ApiError> {
     let jti = claims.jti.to_string();
-    let user_id = claims.sub;
-    let found = state
-        .db
-        .tenant_tx(claims.tenant_id, |conn| {
+    let (tenant_id, user_id) = (claims.tenant_id, claims.sub);
+    let found = db
+        .tenant_tx(tenant_id, |conn| {
             async move {
                 if users::is_token_revoked(conn, &jti).await? {
                     return Ok::<_, wfops_db::Error>(JwtSubject::Revoked);
                 }
-                let tenant = match tenants::get(conn, claims.tenant_id).await {
+                let tenant = match tenants::get(conn, tenant_id).await {
                     Ok(t) => t,
                     Err(wfops_db::Error::NotFound) => return Ok(JwtSubject::Gone),
                     Err(e) => return Err(e),
@@ -173,19 +246,50 @@ async fn authenticate_jwt(state: &AppState, token: &str) -> Result<Auth, ApiErro
     if !user.is_active || !tenant.is_active {
         return Err(ApiError::invalid_token("the account is deactivated"));
     }
-    let role = Role::from_str(&user.role).map_err(ApiError::internal)?;
-    Ok(Auth {
-        caller: Caller {
-            tenant_id: tenant.id,
-            actor: Actor::User(user.id),
-            role,
-            is_platform_admin: user.is_platform_admin,
-        },
-        session: Some(Session {
-            jti: claims.jti,
-            expires_at: claims.expires_at(),
-        }),
+    Ok(CachedSubject {
+        tenant_id: tenant.id,
+        user_id: user.id,
+        role: user.role,
+        is_platform_admin: user.is_platform_admin,
     })
+}
+
+/// Follows `wfops_auth` for `cache` until the process ends: reconnects with a growing delay
+/// when the connection drops, and meanwhile the cache trusts entries at their own generation
+/// only.
+pub fn spawn_cache_listener(
+    cache: Arc<AuthCache>,
+    db: Db,
+    database_url: String,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut delay = Duration::from_millis(500);
+        loop {
+            if let Err(e) = follow_auth_changes(&cache, &db, &database_url).await {
+                tracing::warn!(error = %e, "authentication change listener failed");
+            }
+            cache.not_listening();
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(30));
+        }
+    })
+}
+
+async fn follow_auth_changes(
+    cache: &AuthCache,
+    db: &Db,
+    database_url: &str,
+) -> Result<(), wfops_db::Error> {
+    let mut listener = notify::listen_auth(database_url).await?;
+    // LISTEN is active: every change after this generation will be announced.
+    cache.listening_from(db.auth_generation().await?);
+    while let Some(note) = listener.recv().await {
+        match AuthNote::parse(&note.payload) {
+            Some(note) => cache.apply(&note),
+            None => cache.flush(),
+        }
+    }
+    Ok(())
 }
 
 enum JwtSubject {

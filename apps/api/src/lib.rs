@@ -38,6 +38,8 @@ pub struct AppState {
     pub sse: Arc<routes::sse::Hub>,
     /// For the use-cases answered within a request (onboarding preflight and completion).
     pub engine: wfops_engine::EngineCtx,
+    /// Resolved API keys and tokens; kept true by [`auth::spawn_cache_listener`].
+    pub auth_cache: Arc<auth::AuthCache>,
 }
 
 impl AppState {
@@ -62,6 +64,7 @@ impl AppState {
             tenant_limiter: ratelimit::RateLimiter::new(config.rate_limit_per_minute),
             ip_limiter: ratelimit::RateLimiter::new(config.rate_limit_per_minute),
             sse: Arc::new(routes::sse::Hub::new()),
+            auth_cache: Arc::new(auth::AuthCache::default()),
             config,
         })
     }
@@ -296,6 +299,11 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         .await
         .map_err(std::io::Error::other)?;
     let state = web::Data::new(AppState::new(config, db).map_err(std::io::Error::other)?);
+    auth::spawn_cache_listener(
+        state.auth_cache.clone(),
+        state.db.clone(),
+        database_url.clone(),
+    );
     routes::sse::spawn_listener(state.sse.clone(), database_url);
     let listener = TcpListener::bind(state.config.api_bind)?;
     tracing::info!(

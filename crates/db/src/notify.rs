@@ -1,4 +1,5 @@
-//! Job-event notifications for Server-Sent Events.
+//! Job-event notifications for Server-Sent Events, and authentication changes for the API's
+//! caches of resolved keys and tokens.
 //!
 //! The LISTEN connection itself is [`crate::jobs::Listener`] (one implementation for the worker's
 //! wake-ups and the API's streams); this module names the channel the streams follow and reads
@@ -81,6 +82,35 @@ pub async fn listen_job_events(database_url: &str) -> Result<Listener, Error> {
     Listener::connect(database_url, &[JOB_EVENTS_CHANNEL]).await
 }
 
+/// The NOTIFY channel on which every change that authentication depends on is announced (a
+/// key revoked or changed, a token revoked, a user or tenant deactivated or changed), by the
+/// triggers that also increment the authentication generation.
+pub const AUTH_CHANNEL: &str = "wfops_auth";
+
+/// What an authentication change announces: the generation it produced and what it touched.
+/// `tenant_id` alone means the whole tenant (deactivated or deleted).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct AuthNote {
+    pub generation: i64,
+    pub tenant_id: Uuid,
+    pub user_id: Option<Uuid>,
+    pub key_prefix: Option<String>,
+    pub jti: Option<String>,
+}
+
+impl AuthNote {
+    /// `None` for a payload of another format: the listener then treats it as "anything may
+    /// have changed".
+    pub fn parse(payload: &str) -> Option<Self> {
+        serde_json::from_str(payload).ok()
+    }
+}
+
+/// Opens a dedicated connection listening on [`AUTH_CHANNEL`].
+pub async fn listen_auth(database_url: &str) -> Result<Listener, Error> {
+    Listener::connect(database_url, &[AUTH_CHANNEL]).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,5 +129,19 @@ mod tests {
         assert_eq!(note.event, "progress");
         assert_eq!(JobEventNote::parse("not json"), None);
         assert_eq!(JobEventNote::parse(r#"{"id": 1}"#), None);
+    }
+
+    #[test]
+    fn parses_the_auth_trigger_payload() {
+        let t = Uuid::new_v4();
+        let note = AuthNote::parse(&format!(
+            r#"{{"generation": 7, "tenant_id": "{t}", "user_id": null, "key_prefix": "abc", "jti": null}}"#
+        ))
+        .unwrap();
+        assert_eq!(note.generation, 7);
+        assert_eq!(note.tenant_id, t);
+        assert_eq!(note.user_id, None);
+        assert_eq!(note.key_prefix.as_deref(), Some("abc"));
+        assert_eq!(AuthNote::parse("7"), None);
     }
 }

@@ -5,12 +5,16 @@
 //! [`Db::tenant_tx`] (bound to one tenant, the normal case) or [`Db::system_tx`] (no tenant: only
 //! for calling the reviewed `SECURITY DEFINER` functions).
 
-use diesel::sql_types::{Bool, Text};
+use diesel::sql_types::{BigInt, Bool, Text};
 use diesel::QueryableByName;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
-use diesel_async::scoped_futures::{ScopedBoxFuture, ScopedFutureExt};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
+use diesel_async::scoped_futures::ScopedBoxFuture;
+use diesel_async::{
+    AnsiTransactionManager, AsyncConnection, AsyncPgConnection, RunQueryDsl, TransactionManager,
+};
 use futures::FutureExt;
 use uuid::Uuid;
 
@@ -57,6 +61,10 @@ impl Db {
             return Err(Error::Pool("the pool size must be at least 1".into()));
         }
         let mut config = ManagerConfig::<Conn>::default();
+        // The default (`Verified`) sends `SELECT 1` before handing out every connection: a
+        // round trip per unit of work. A connection whose socket has closed is still discarded
+        // (`is_broken` checks it), and one that fails mid-way fails that unit of work only.
+        config.recycling_method = RecyclingMethod::Fast;
         config.custom_setup = Box::new(|url| establish_as_app_role(url).boxed());
         let manager = AsyncDieselConnectionManager::<Conn>::new_with_config(url, config);
         let pool = Pool::builder(manager)
@@ -88,7 +96,7 @@ impl Db {
     }
 
     /// Runs `f` in one transaction bound to `tenant_id`: `app.tenant_id` is set with
-    /// `set_config(…, true)` first, so it ends with the transaction and row-level security
+    /// `SET LOCAL` first, so it ends with the transaction and row-level security
     /// shows and accepts only that tenant's rows. Commits when `f` returns `Ok`, rolls back
     /// otherwise.
     ///
@@ -118,6 +126,10 @@ impl Db {
         self.run_tx(None, f).await
     }
 
+    /// One unit of work in 2 + n round trips: `BEGIN` and the tenant setting in one message,
+    /// the `n` statements of `f`, then `COMMIT` (or `ROLLBACK` when `f` fails). The tenant id
+    /// is written into the statement as a literal: a `Uuid` prints as hex digits and hyphens
+    /// only, and a bound parameter would need a round trip of its own.
     async fn run_tx<'a, R, E, F>(&self, tenant_id: Option<Uuid>, f: F) -> Result<R, E>
     where
         F: for<'r> FnOnce(&'r mut Conn) -> ScopedBoxFuture<'a, 'r, Result<R, E>> + Send + 'a,
@@ -125,24 +137,44 @@ impl Db {
         R: Send + 'a,
     {
         let mut conn = self.get().await.map_err(E::from)?;
-        let outcome = conn
-            .transaction::<R, TxError<E>, _>(|conn| {
-                async move {
-                    if let Some(tenant_id) = tenant_id {
-                        diesel::sql_query("SELECT set_config('app.tenant_id', $1, true)")
-                            .bind::<Text, _>(tenant_id.to_string())
-                            .execute(conn)
-                            .await?;
-                    }
-                    f(conn).await.map_err(TxError::App)
-                }
-                .scope_boxed()
-            })
-            .await;
-        outcome.map_err(|err| match err {
-            TxError::Db(e) => E::from(Error::from(e)),
-            TxError::App(e) => e,
-        })
+        let begin = begin_sql(tenant_id);
+        if let Err(e) = AnsiTransactionManager::begin_transaction_sql(&mut *conn, &begin).await {
+            // `BEGIN` may have run when `SET LOCAL` did not: this session must not go back to
+            // the pool with a transaction diesel does not know about.
+            drop(Object::take(conn));
+            return Err(E::from(Error::from(e)));
+        }
+        match f(&mut conn).await {
+            Ok(value) => {
+                // On a failed COMMIT the manager rolls back (or marks the connection broken).
+                AnsiTransactionManager::commit_transaction(&mut *conn)
+                    .await
+                    .map_err(|e| E::from(Error::from(e)))?;
+                Ok(value)
+            }
+            Err(app) => {
+                // A failed ROLLBACK leaves the connection marked broken, so the pool drops it;
+                // the caller's error says more than the rollback's.
+                let _ = AnsiTransactionManager::rollback_transaction(&mut *conn).await;
+                Err(app)
+            }
+        }
+    }
+
+    /// The installation's authentication generation (see `migrations/…_auth_generation`):
+    /// one statement outside any transaction, since the counter is global and read on every
+    /// authenticated request.
+    pub async fn auth_generation(&self) -> Result<i64> {
+        #[derive(QueryableByName)]
+        struct Generation {
+            #[diesel(sql_type = BigInt)]
+            generation: i64,
+        }
+        let mut conn = self.get().await?;
+        let row: Generation = diesel::sql_query("SELECT generation FROM auth_generation")
+            .get_result(&mut *conn)
+            .await?;
+        Ok(row.generation)
     }
 
     /// Pool statistics (for metrics and the readiness endpoint).
@@ -179,15 +211,13 @@ pub struct PoolStatus {
     pub waiting: usize,
 }
 
-/// Separates the transaction's own failures (BEGIN, COMMIT, set_config) from the caller's.
-enum TxError<E> {
-    Db(diesel::result::Error),
-    App(E),
-}
-
-impl<E> From<diesel::result::Error> for TxError<E> {
-    fn from(err: diesel::result::Error) -> Self {
-        TxError::Db(err)
+/// The statement that opens a unit of work: `BEGIN`, and for a tenant the transaction-local
+/// `app.tenant_id` in the same simple-query message (one round trip for both).
+fn begin_sql(tenant_id: Option<Uuid>) -> String {
+    match tenant_id {
+        // `SET LOCAL` is `set_config(…, true)` without a query to plan
+        Some(t) => format!("BEGIN; SET LOCAL app.tenant_id = '{t}'"),
+        None => "BEGIN".to_owned(),
     }
 }
 
@@ -208,6 +238,16 @@ async fn establish_as_app_role(url: &str) -> diesel::ConnectionResult<Conn> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tenant_is_set_in_the_begin_message() {
+        let t = Uuid::parse_str("0b6f1c2e-8d3a-4f5b-9c7d-1e2f3a4b5c6d").unwrap();
+        assert_eq!(
+            begin_sql(Some(t)),
+            "BEGIN; SET LOCAL app.tenant_id = '0b6f1c2e-8d3a-4f5b-9c7d-1e2f3a4b5c6d'"
+        );
+        assert_eq!(begin_sql(None), "BEGIN");
+    }
 
     #[test]
     fn only_the_restricted_app_role_is_accepted() {

@@ -34,6 +34,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    auth_generation (id) {
+        id -> Bool,
+        generation -> Int8,
+    }
+}
+
+diesel::table! {
     background_jobs (id) {
         id -> Uuid,
         tenant_id -> Uuid,
@@ -514,6 +521,7 @@ diesel::joinable!(workflow_hash_registry -> tenants (tenant_id));
 diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     audit_logs,
+    auth_generation,
     background_jobs,
     canonical_workflow_git_state,
     canonical_workflows,

@@ -18,6 +18,10 @@ use wfops_test_support::TestDb;
 /// Tables without `tenant_id`, each with the reason. Keep this list short and reviewed.
 const GLOBAL_TABLES: &[(&str, &str)] = &[
     (
+        "auth_generation",
+        "one counter of the installation that authentication caches compare against, no tenant data",
+    ),
+    (
         "__diesel_schema_migrations",
         "diesel's migration bookkeeping; wfops_app may only read it",
     ),

@@ -1,0 +1,13 @@
+DROP TRIGGER IF EXISTS revoked_tokens_auth_changed ON revoked_tokens;
+DROP TRIGGER IF EXISTS tenants_auth_deleted ON tenants;
+DROP TRIGGER IF EXISTS tenants_auth_changed ON tenants;
+DROP TRIGGER IF EXISTS users_auth_deleted ON users;
+DROP TRIGGER IF EXISTS users_auth_changed ON users;
+DROP TRIGGER IF EXISTS api_keys_auth_deleted ON api_keys;
+DROP TRIGGER IF EXISTS api_keys_auth_changed ON api_keys;
+DROP FUNCTION IF EXISTS wfops_auth_token_revoked();
+DROP FUNCTION IF EXISTS wfops_auth_tenant_changed();
+DROP FUNCTION IF EXISTS wfops_auth_user_changed();
+DROP FUNCTION IF EXISTS wfops_auth_api_key_changed();
+DROP FUNCTION IF EXISTS wfops_auth_changed(uuid, uuid, text, text);
+DROP TABLE IF EXISTS auth_generation;
