@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{Text, Uuid as SqlUuid};
+use diesel::sql_types::Uuid as SqlUuid;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
@@ -181,7 +181,7 @@ pub async fn archive(conn: &mut Conn, id: Uuid) -> Result<Archived, Error> {
         .for_update()
         .first(conn)
         .await?;
-    let cancelled_jobs = cancel_jobs(conn, id, DELETED_REASON).await?;
+    let cancelled_jobs = crate::jobs::cancel_for_environment(conn, id, DELETED_REASON).await?;
     for table in [
         "env_sync_seen",
         "workflow_env_map",
@@ -214,39 +214,4 @@ pub async fn archive(conn: &mut Conn, id: Uuid) -> Result<Archived, Error> {
         name,
         cancelled_jobs,
     })
-}
-
-/// Cancels every pending or running job of the environment (by its `environment_id` or its
-/// `env:<id>` lock key), with `reason` as the job's error and in a `cancelled` event. A
-/// running job's worker loses it: its heartbeat, progress, checkpoint and final writes all
-/// require `status = 'running'` and find nothing to write.
-pub async fn cancel_jobs(
-    conn: &mut Conn,
-    environment_id: Uuid,
-    reason: &str,
-) -> Result<Vec<Uuid>, Error> {
-    #[derive(QueryableByName)]
-    struct Cancelled {
-        #[diesel(sql_type = SqlUuid)]
-        id: Uuid,
-    }
-    let rows: Vec<Cancelled> = diesel::sql_query(
-        "with cancelled as (
-             update background_jobs
-                set status = 'cancelled', error = $2, completed_at = now(),
-                    locked_by = null, lease_expires_at = null, updated_at = now()
-              where (environment_id = $1 or lock_key = 'env:' || $1::text)
-                and status in ('pending', 'running')
-          returning id, tenant_id)
-         , events as (
-             insert into job_events (tenant_id, job_id, event, data)
-             select tenant_id, id, 'cancelled', json_build_object('reason', $2::text)::jsonb
-               from cancelled)
-         select id from cancelled order by id",
-    )
-    .bind::<SqlUuid, _>(environment_id)
-    .bind::<Text, _>(reason)
-    .load(conn)
-    .await?;
-    Ok(rows.into_iter().map(|r| r.id).collect())
 }

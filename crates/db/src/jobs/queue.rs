@@ -305,7 +305,12 @@ pub async fn cancel_for_environment(
     let now = Utc::now();
     let cancelled: Vec<(Uuid, Uuid)> = diesel::update(
         background_jobs::table
-            .filter(background_jobs::environment_id.eq(environment_id))
+            .filter(
+                background_jobs::environment_id
+                    .eq(environment_id)
+                    // a job that names the environment only by its lock key holds it too
+                    .or(background_jobs::lock_key.eq(format!("env:{environment_id}"))),
+            )
             .filter(background_jobs::status.eq_any([JobStatus::Pending, JobStatus::Running])),
     )
     .set((
