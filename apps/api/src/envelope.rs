@@ -1,4 +1,4 @@
-//! Response envelopes of spec §11.4 and the pagination query shared by every list.
+//! Response envelopes and the pagination query shared by every list.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

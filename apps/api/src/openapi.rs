@@ -55,11 +55,11 @@ use crate::routes;
         (name = "health", description = "Liveness, readiness and this document"),
         (name = "auth", description = "Login, logout and the current caller"),
         (name = "api-keys", description = "Tenant API keys for automation (admin)"),
-        (name = "environments", description = "Connected n8n instances (spec §11.3)"),
-        (name = "schedulers", description = "Status of the periodic schedulers (spec §9)"),
-        (name = "canonical", description = "Canonical workflows, sync requests, linking and onboarding (spec §11.3)"),
-        (name = "workflows", description = "Workflows per environment, the cross-environment matrix, versions and diffs (spec §11.3)"),
-        (name = "jobs", description = "Background jobs and their Server-Sent Events (spec §9.4)"),
+        (name = "environments", description = "Connected n8n instances"),
+        (name = "schedulers", description = "Status of the periodic schedulers"),
+        (name = "canonical", description = "Canonical workflows, sync requests, linking and onboarding"),
+        (name = "workflows", description = "Workflows per environment, the cross-environment matrix, versions and diffs"),
+        (name = "jobs", description = "Background jobs and their Server-Sent Events"),
     )
 )]
 pub struct ApiDoc;

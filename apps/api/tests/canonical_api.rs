@@ -1,4 +1,4 @@
-//! The endpoints of issue 4 that start work or change a mapping: sync requests (202 + job, no
+//! The endpoints that start work or change a mapping: sync requests (202 + job, no
 //! pile-up), jobs, reconcile, link / ignore / unignore, and onboarding (preflight, inventory,
 //! completion), with their role checks and tenant isolation.
 

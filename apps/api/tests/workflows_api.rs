@@ -1,4 +1,4 @@
-//! The read endpoints of issue 4: the matrix, the workflow and canonical lists, a workflow's
+//! The read endpoints: the matrix, the workflow and canonical lists, a workflow's
 //! versions and the node diff between two of them. Data is seeded directly (tests/seed).
 
 // Test code: a failed unwrap or expect is the test's failure message (clippy.toml allows them

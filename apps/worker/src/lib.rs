@@ -27,7 +27,8 @@ pub(crate) async fn stopped(rx: &mut tokio::sync::watch::Receiver<bool>) {
     let _ = rx.wait_for(|v| *v).await;
 }
 
-/// The stale-deployment cleanup of spec §5.5, run once at worker start: a deployment still
+/// The stale-deployment cleanup (docs/promotion.md#stale-deployments), run once at worker start: a
+/// deployment still
 /// `running` after `max_age` belongs to a process that died, and would block the deployment
 /// scheduler forever. Returns the ids it marked failed.
 pub async fn cleanup_stale_deployments(

@@ -1,4 +1,4 @@
-//! The scheduler framework of spec §9: periodic work, one instance at a time across workers.
+//! The scheduler framework: periodic work, one instance at a time across workers.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,7 +18,7 @@ pub trait Scheduler: Send + Sync + 'static {
     /// The row name in `scheduler_state` (lowercase, digits, `_`).
     fn name(&self) -> &str;
 
-    /// Time between the starts of two ticks (from the §9.2 variable of this scheduler).
+    /// Time between the starts of two ticks (from this scheduler's `*_INTERVAL_SECONDS` variable).
     fn interval(&self) -> Duration;
 
     /// A disabled scheduler is still listed (so the status view shows it) but never ticks.

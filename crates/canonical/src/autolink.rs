@@ -1,4 +1,4 @@
-//! Auto-link decisions (spec §7.4).
+//! Auto-link decisions (docs/sync-and-identity.md#auto-link).
 
 use serde::{Deserialize, Serialize};
 

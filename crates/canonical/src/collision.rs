@@ -1,10 +1,10 @@
-//! Hash collision detection for the hash registry (spec §7.4, §10.2).
+//! Hash collision detection for the hash registry (docs/sync-and-identity.md#auto-link).
 //!
-//! The registry maps a content hash to a canonical workflow and keeps the payload it was
-//! registered with. When a workflow with the same hash arrives, its normalized payload is
-//! compared with the registered one. A difference is a collision: the first implementation
-//! only logged it; here it is returned as a report, and [`crate::decide_auto_link`] refuses to
-//! link through that hash.
+//! The registry maps a content hash to a canonical workflow and keeps the payload it was registered
+//! with. When a workflow with the same hash arrives, its normalized payload is compared with the
+//! registered one. A difference is a collision: logging it and going on would be silent corruption,
+//! so it is returned as a report, and [`crate::decide_auto_link`] refuses to link through that
+//! hash.
 //!
 //! A true SHA-256 collision is not expected to ever happen. The realistic causes are a
 //! registry entry written under older normalization rules, or an edited or corrupted payload;

@@ -8,8 +8,9 @@ use uuid::Uuid;
 
 use crate::error::CanonicalError;
 
-/// The stable identity of a logical workflow across environments (spec §7.1). n8n ids are
-/// per environment and content hashes change with every edit; this never changes.
+/// The stable identity of a logical workflow across environments
+/// (docs/sync-and-identity.md#canonical-identity). n8n ids are per environment and content hashes
+/// change with every edit; this never changes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct CanonicalId(Uuid);

@@ -1,4 +1,4 @@
-//! Workflow mapping status (spec §7.3, §8.1, Appendix A.1).
+//! Workflow mapping status (docs/sync-and-identity.md#mapping-status).
 
 use std::fmt;
 use std::str::FromStr;
@@ -25,7 +25,7 @@ pub enum MappingStatus {
 }
 
 impl MappingStatus {
-    /// Highest precedence first (spec §7.3).
+    /// Highest precedence first.
     pub const BY_PRECEDENCE: [MappingStatus; 5] = [
         MappingStatus::Deleted,
         MappingStatus::Ignored,
@@ -93,10 +93,8 @@ pub struct MappingFacts {
 /// The status a mapping has, given its facts: the highest-precedence status whose condition
 /// holds (deleted > ignored > missing > untracked > linked).
 ///
-/// Appendix A.1's tree checks `canonical_id` before presence and would call a vanished
-/// untracked workflow `untracked`; §7.3's precedence list and §8.1's code say `missing`. This
-/// follows §7.3/§8.1: a workflow that is gone is reported as gone, whether or not it was
-/// linked (see `docs/decisions/normalization.md`).
+/// A vanished untracked workflow is `missing`, not `untracked`: a workflow that is gone is
+/// reported as gone, whether or not it was linked (see `docs/decisions/normalization.md`).
 pub fn mapping_status(f: &MappingFacts) -> MappingStatus {
     if f.deleted {
         MappingStatus::Deleted

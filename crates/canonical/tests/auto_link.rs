@@ -1,4 +1,4 @@
-//! Spec §7.4: auto-link decisions and hash collisions.
+//! Auto-link decisions and hash collisions (docs/sync-and-identity.md#auto-link).
 
 use serde_json::{json, Value};
 use wfops_canonical::{

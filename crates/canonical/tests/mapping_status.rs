@@ -1,4 +1,4 @@
-//! Spec §7.3 / §8.1 / Appendix A.1: the mapping status and its precedence.
+//! The mapping status and its precedence (docs/sync-and-identity.md#mapping-status).
 
 use wfops_canonical::{mapping_status, CanonicalId, MappingFacts, MappingStatus};
 
@@ -50,8 +50,8 @@ fn appendix_a1_tree() {
 
 #[test]
 fn a_vanished_untracked_workflow_is_missing() {
-    // §7.3 and §8.1 put missing above untracked; A.1's tree would say untracked. Decision:
-    // follow §7.3/§8.1 (docs/decisions/normalization.md).
+    // missing outranks untracked: a workflow that is gone is reported as gone
+    // (docs/decisions/normalization.md).
     assert_eq!(
         mapping_status(&facts(false, false, false, false)),
         MappingStatus::Missing

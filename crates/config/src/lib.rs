@@ -77,7 +77,7 @@ pub struct Config {
     pub cors_allowed_origins: Vec<String>,
     /// `RATE_LIMIT_PER_MINUTE` per tenant and per client IP (default 120; 0 disables).
     pub rate_limit_per_minute: u32,
-    /// `SYNC_BATCH_SIZE` (default 25, spec §4.2).
+    /// `SYNC_BATCH_SIZE` (default 25, docs/sync-and-identity.md#environment-sync).
     pub sync_batch_size: usize,
     /// `WORKER_CONCURRENCY` (default 4).
     pub worker_concurrency: usize,
@@ -92,9 +92,9 @@ pub struct Config {
     pub job_retention_days: u32,
     /// `AUDIT_LOG_RETENTION_DAYS` (default 365).
     pub audit_log_retention_days: u32,
-    /// `STALE_DEPLOYMENT_SECONDS` (default 3600, spec §5.5).
+    /// `STALE_DEPLOYMENT_SECONDS` (default 3600, docs/promotion.md#stale-deployments).
     pub stale_deployment_seconds: u64,
-    /// `DRIFT_CHECK_INTERVAL_SECONDS` (default 300, spec §9.2).
+    /// `DRIFT_CHECK_INTERVAL_SECONDS` (default 300).
     pub drift_check_interval_seconds: u64,
     /// `TTL_CHECK_INTERVAL_SECONDS` (default 60).
     pub ttl_check_interval_seconds: u64,

@@ -82,8 +82,8 @@ pub async fn for_resource(
         .map_err(Error::from)
 }
 
-/// Deletes the bound tenant's audit rows older than `cutoff` (the retention scheduler, spec
-/// §9.1, `AUDIT_LOG_RETENTION_DAYS`); returns how many went.
+/// Deletes the bound tenant's audit rows older than `cutoff` (the retention scheduler,
+/// `AUDIT_LOG_RETENTION_DAYS`); returns how many went.
 pub async fn purge_before(conn: &mut Conn, cutoff: DateTime<Utc>) -> Result<usize, Error> {
     diesel::delete(audit_logs::table.filter(audit_logs::created_at.lt(cutoff)))
         .execute(conn)

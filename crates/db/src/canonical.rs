@@ -1,5 +1,5 @@
 //! `canonical_workflows`: the stable identity of a logical workflow across environments
-//! (spec §3.2, §7.1), with the version of it last read from Git.
+//! (docs/sync-and-identity.md#canonical-identity), with the version of it last read from Git.
 //!
 //! Slugs are unique per tenant, soft-deleted rows included (the unique constraint does not
 //! exclude them), so a deleted workflow's file name is never handed to another workflow: when

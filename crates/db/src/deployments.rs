@@ -16,8 +16,9 @@ struct IdRow {
     id: Uuid,
 }
 
-/// The stale-deployment cleanup of spec §5.5, across every tenant: marks failed each running
-/// deployment whose `started_at` (or `created_at` when it never recorded a start) is at least
+/// The stale-deployment cleanup (docs/promotion.md#stale-deployments), across every tenant: marks
+/// failed each running deployment whose `started_at` (or `created_at` when it never recorded a
+/// start) is at least
 /// `max_age` old, and returns their ids. Goes through the `wfops_fail_stale_deployments`
 /// definer function because it runs at worker start, outside any tenant.
 pub async fn fail_stale(db: &Db, max_age: Duration) -> Result<Vec<Uuid>, Error> {

@@ -1,4 +1,5 @@
-//! `workflow_diff_state`: the output of reconciliation (spec §4.4), and the inputs it reads.
+//! `workflow_diff_state`: the output of reconciliation (docs/sync-and-identity.md#reconciliation),
+//! and the inputs it reads.
 //!
 //! A row with a target environment is the three-way status of promoting the canonical workflow
 //! from the source to the target; a row whose target is NULL compares the source environment

@@ -1,10 +1,11 @@
 //! `canonical_workflow_git_state`: what one environment's Git folder holds for a canonical
-//! workflow (spec §3.2, §7.1): the file's path, the document and its content hash, and the
-//! commit that brought that content.
+//! workflow (docs/sync-and-identity.md#canonical-identity): the file's path, the document and its
+//! content hash, and the commit that brought that content.
 //!
 //! `git_commit_sha`/`git_commit_time` name the first synced commit at which the file had its
 //! current content, not the head of every later sync: the three-way status asks whether an
-//! environment changed *after* the Git version it should match (spec §4.4 `target_hotfix`).
+//! environment changed *after* the Git version it should match (`target_hotfix`,
+//! docs/sync-and-identity.md#three-way-status).
 //! `last_synced_at` is when a sync last wrote the row: a sync that finds the file unchanged
 //! writes nothing.
 

@@ -1,5 +1,6 @@
 //! `workflow_hash_registry`: content hash → canonical workflow, with the normalized payload it
-//! was registered with, so that a hit can be checked for a collision (spec §7.4).
+//! was registered with, so that a hit can be checked for a collision
+//! (docs/sync-and-identity.md#auto-link).
 
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;

@@ -18,14 +18,14 @@ pub mod users;
 pub mod deployments;
 pub mod jobs;
 pub mod scheduler;
-// issue 4: sync, repository, reconciliation (phase-2 owners in brackets)
-pub mod canonical; // [P2] canonical_workflows
-pub mod diff_state; // [P1]
-pub mod git_state; // [P2] canonical_workflow_git_state
-pub mod hash_registry; // [P1]
-pub mod notify; // [P3] LISTEN/NOTIFY for SSE
+// sync, repository, reconciliation, read models
+pub mod canonical; // canonical_workflows
+pub mod diff_state; // workflow_diff_state
+pub mod git_state; // canonical_workflow_git_state
+pub mod hash_registry; // workflow_hash_registry
+pub mod notify; // LISTEN/NOTIFY for SSE
 pub mod views;
-pub mod workflows; // [P1] workflow_env_map // [P3] read models: matrix, lists
+pub mod workflows; // workflow_env_map
 
 pub use diesel_async::scoped_futures::{ScopedBoxFuture, ScopedFutureExt};
 pub use error::{Error, Result};

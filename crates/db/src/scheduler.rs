@@ -1,4 +1,5 @@
-//! Leases and bookkeeping of the periodic schedulers of spec §9 (`scheduler_state`).
+//! Leases and bookkeeping of the periodic schedulers (`scheduler_state`,
+//! apps/worker/README.md#schedulers).
 //!
 //! Every worker runs every scheduler loop, but a tick only happens in the worker that wins
 //! [`try_acquire`]: the row is due (`next_run_at <= now()`), enabled and not leased by a live

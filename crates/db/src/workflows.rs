@@ -1,5 +1,6 @@
 //! `workflow_env_map`: one row per n8n workflow per environment, its mapping to a canonical
-//! workflow, and what the last environment sync saw of it (spec §3.2, §4.2, §7.3).
+//! workflow, and what the last environment sync saw of it
+//! (docs/sync-and-identity.md#environment-sync).
 //!
 //! Environment sync writes in bulk: one statement per batch, whatever the batch size, with the
 //! batch passed as arrays (`unnest`), never one round trip per workflow.
@@ -263,7 +264,7 @@ pub struct MarkedMissing {
 
 /// Marks `missing` every linked or untracked mapping of the environment that run `run_id` did
 /// not see. Ignored, deleted and already missing rows are left alone (status precedence,
-/// spec §7.3).
+/// docs/sync-and-identity.md#mapping-status).
 ///
 /// The difference is taken here rather than with `NOT EXISTS` in SQL: `env_sync_seen` has just
 /// been filled and has no statistics yet, and the planner then picks a nested loop that scans

@@ -1,4 +1,4 @@
-//! The catalogue test of issue 2: reads every table of schema `public` from the system catalogue
+//! The catalogue test: reads every table of schema `public` from the system catalogue
 //! and fails when one escapes tenant isolation. New tables (of any later migration) are covered
 //! without touching this test.
 
@@ -27,7 +27,7 @@ const GLOBAL_TABLES: &[(&str, &str)] = &[
     ),
     (
         "scheduler_state",
-        "one row per scheduler of the installation (spec §9), no tenant data",
+        "one row per scheduler of the installation no tenant data",
     ),
     (
         "tenants",

@@ -1,4 +1,4 @@
-//! Rules the schema enforces by itself: constraints of spec §3, triggers, and reversible
+//! Rules the schema enforces by itself: constraints of the data model, triggers, and reversible
 //! migrations.
 
 // Test code: a failed unwrap or expect is the test's failure message (clippy.toml allows them

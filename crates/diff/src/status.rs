@@ -1,8 +1,8 @@
 //! The three-way diff status of a workflow between a source environment, a target environment
-//! and Git (spec §4.4).
+//! and Git (docs/sync-and-identity.md#three-way-status).
 //!
 //! Hashes decide whether contents are equal; timestamps only decide *how* a target that
-//! differs from Git came to differ. Decisions where the spec's table is silent or ambiguous
+//! differs from Git came to differ. Decisions on the cases a simple table leaves open
 //! are listed in `docs/decisions/normalization.md` ("Three-way diff status") and on
 //! [`diff_status`].
 
@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::hash::ContentHash;
 
-/// Spec §4.4 diff status, stored as its snake_case name.
+/// The diff status (docs/sync-and-identity.md#three-way-status), stored as its snake_case name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DiffStatus {

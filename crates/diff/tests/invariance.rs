@@ -1,6 +1,6 @@
-//! Property tests: the content hash ignores exactly what issue 3 says it ignores (reordered
-//! keys, nodes and connection targets, canvas moves, regenerated node and webhook ids, other
-//! credential ids for the same credential name, instance metadata) and sees every change of
+//! Property tests: the content hash ignores exactly what docs/content-hash.md says it ignores
+//! (reordered keys, nodes and connection targets, canvas moves, regenerated node and webhook ids,
+//! other credential ids for the same credential name, instance metadata) and sees every change of
 //! behaviour; the diff agrees with the hash.
 
 // Test code: a failed unwrap or expect is the test's failure message (clippy.toml allows them

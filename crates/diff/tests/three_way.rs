@@ -1,4 +1,5 @@
-//! Spec §4.4 diff status: every row of the spec's table, then the cases it leaves open.
+//! The three-way diff status: every row of the table in docs/sync-and-identity.md#three-way-status,
+//! then the cases it leaves open.
 
 use chrono::{DateTime, TimeZone, Utc};
 use wfops_diff::{diff_status, ContentHash, DiffStatus, EnvState, GitState, ThreeWay};
@@ -37,7 +38,7 @@ fn status(
     })
 }
 
-// Spec §4.4, one test per row of the table.
+// One test per row of the table.
 
 #[test]
 fn spec_row_unchanged_all_three_match() {

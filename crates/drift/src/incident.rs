@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-/// Drift incident lifecycle (spec §6.2, §3.4).
+/// Drift incident lifecycle (docs/drift.md#incidents).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IncidentStatus {
@@ -46,7 +46,7 @@ impl IncidentStatus {
         )
     }
 
-    /// The transitions a user may make (spec §6.2 `VALID_TRANSITIONS`).
+    /// The transitions a user may make (docs/drift.md#incidents).
     pub fn allowed_next(self) -> &'static [IncidentStatus] {
         use IncidentStatus::*;
         match self {
@@ -58,8 +58,9 @@ impl IncidentStatus {
         }
     }
 
-    /// Checks a transition. An admin may force any move out of an open state (spec §6.2
-    /// "Admin Override"), but nothing leaves a final state, not even for an admin.
+    /// Checks a transition. An admin may force any move out of an open state
+    /// (docs/drift.md#incidents, "Admin Override"), but nothing leaves a final state, not even for
+    /// an admin.
     pub fn transition(
         self,
         to: IncidentStatus,
@@ -76,7 +77,7 @@ impl IncidentStatus {
     }
 }
 
-/// Incident severity, from the number of affected workflows (spec §6.3).
+/// Incident severity, from the number of affected workflows (docs/drift.md#incidents).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {

@@ -5,14 +5,15 @@ use std::str::FromStr;
 
 /// The drift status of one environment, as stored in `environments.drift_status`.
 ///
-/// The spellings are the spec's (§1.5, §6.1) because operators search logs and tickets for them.
+/// Spelled in capitals (docs/drift.md#environment-drift-status) because operators search logs
+/// and tickets for these exact words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum EnvironmentDriftStatus {
     /// Git is not configured for the environment, or no check has run yet.
     Unknown,
     /// The last check could not read n8n or Git. Kept apart from `Unknown` so that
-    /// "not configured" and "temporarily failing" never look the same (spec §10.1).
+    /// "not configured" and "temporarily failing" never look the same.
     Error,
     /// No workflow of the environment is linked to a canonical workflow.
     Untracked,
@@ -66,7 +67,7 @@ impl FromStr for EnvironmentDriftStatus {
     }
 }
 
-/// What one drift check of an environment saw (spec §6.1, steps 1-5).
+/// What one drift check of an environment saw (docs/drift.md#environment-drift-status).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DriftCheckOutcome {
     /// No Git repository or credentials configured.
@@ -84,7 +85,8 @@ pub enum DriftCheckOutcome {
 }
 
 impl DriftCheckOutcome {
-    /// The environment's status after this check, given the incident state (Appendix A.1).
+    /// The environment's status after this check, given the incident state
+    /// (docs/drift.md#environment-drift-status).
     ///
     /// An open incident outranks the check: while it is open the environment shows the
     /// incident, acknowledged or not, because that is what operators act on. A failed or
@@ -116,7 +118,7 @@ impl DriftCheckOutcome {
         }
     }
 
-    /// Whether the check found drift that may open an incident (spec §6.3 condition 1).
+    /// Whether the check found drift that may open an incident (docs/drift.md#incidents).
     pub fn has_drift(&self) -> bool {
         matches!(*self, Self::Checked { linked_workflows, with_drift, not_in_git }
             if linked_workflows > 0 && (with_drift > 0 || not_in_git > 0))
@@ -148,7 +150,7 @@ mod tests {
         }
     }
 
-    /// Every row of the spec §6.1 table and the Appendix A.1 tree.
+    /// Every row of the table in docs/drift.md#environment-drift-status.
     #[test]
     fn spec_table_rows() {
         let failed = DriftCheckOutcome::FetchFailed {

@@ -1,5 +1,5 @@
 //! Environment sync against a real n8n, next to the raw time n8n itself takes to list the same
-//! workflows with the same page size (issue 4: "the sync should add little on top of what n8n
+//! workflows with the same page size (the goal: "the sync should add little on top of what n8n
 //! itself takes").
 //!
 //! ```text

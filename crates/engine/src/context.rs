@@ -104,8 +104,9 @@ impl Default for N8nOptions {
     }
 }
 
-/// Where a use-case reports how far it got (spec §9.4: current, total, message). The worker
-/// records each report on the job and in its event stream.
+/// Where a use-case reports how far it got (current, total, message;
+/// docs/ARCHITECTURE.md#job-queue). The worker records each report on the job and in its event
+/// stream.
 #[async_trait]
 pub trait Progress: Send + Sync {
     /// An error stops the use-case (for a job: its lease was lost).

@@ -1,4 +1,4 @@
-//! Environment sync (spec §4.2): n8n → `workflow_env_map`, then reconciliation.
+//! Environment sync (docs/sync-and-identity.md#environment-sync): n8n → `workflow_env_map`, then reconciliation.
 //!
 //! The listing is read page by page (the next page is fetched while the current one is
 //! processed) and written in batches of `SYNC_BATCH_SIZE`. Each batch is one transaction that

@@ -48,7 +48,7 @@ pub struct LinkOutcome {
 }
 
 /// Auto-links untracked mappings of one environment to the canonical workflow registered
-/// under their content hash (spec §7.4), deciding each with
+/// under their content hash (docs/sync-and-identity.md#auto-link), deciding each with
 /// [`wfops_canonical::decide_auto_link`]: a hash collision, a deleted canonical workflow or
 /// one already mapped in the environment blocks the link and is reported. Runs in the
 /// caller's transaction. Candidates whose hash is not registered are left untracked silently.

@@ -1,4 +1,4 @@
-//! Onboarding an environment into Git (spec §11.3 onboarding, §12.1): preflight, inventory,
+//! Onboarding an environment into Git (docs/sync-and-identity.md#onboarding): preflight, inventory,
 //! completion.
 //!
 //! The inventory gives every untracked workflow of the environment a canonical identity and a

@@ -1,4 +1,4 @@
-//! Reconciliation (spec §4.4): the three-way diff status of every canonical workflow for every
+//! Reconciliation (docs/sync-and-identity.md#reconciliation): the three-way diff status of every canonical workflow for every
 //! ordered pair of environments and for every environment against its own Git folder, stored
 //! in `workflow_diff_state`. Decisions are in `docs/decisions/reconciliation.md`.
 
@@ -149,7 +149,7 @@ fn hex(h: Option<ContentHash>) -> Option<String> {
 /// of environments in promotion order (Git = the source's folder) and each environment
 /// against its own folder (Git as the source, the environment as the target; stored with
 /// `target_environment_id` NULL and the environment's hash as `source_content_hash`).
-/// An environment against its own Git folder. In dev, n8n is the source of truth (spec §1.4):
+/// An environment against its own Git folder. In dev, n8n is the source of truth (docs/sync-and-identity.md#three-way-status):
 /// an edit made there after the last commit is ordinary work not yet committed, `modified`. In
 /// staging and production Git is the source of truth, so the same edit is a change made behind
 /// Git's back, `target_hotfix`.

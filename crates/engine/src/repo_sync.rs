@@ -1,4 +1,4 @@
-//! Repository sync (spec §4.3): Git → database for one environment.
+//! Repository sync (docs/sync-and-identity.md#repository-sync): Git → database for one environment.
 //!
 //! Reads `workflows/<git_folder>/*.json` at the head of the environment's branch, and for each
 //! file finds its canonical workflow (by its path in this environment's Git state, else by

@@ -37,7 +37,7 @@ pub enum Error {
     InvalidThreshold(i64),
 }
 
-/// Status of a deployment (spec §8.4).
+/// Status of a deployment (docs/promotion.md#deployment-status).
 ///
 /// ```text
 /// PENDING → SCHEDULED → RUNNING → COMPLETED
@@ -138,10 +138,9 @@ impl FromStr for DeploymentStatus {
     }
 }
 
-/// Status of a promotion (spec §3.3 and §8.3).
+/// Status of a promotion (docs/promotion.md#promotion-status).
 ///
-/// The spec lists the approval states in §3.3 and the execution states in §8.3; a promotion
-/// goes through both:
+/// A promotion goes through approval states, then execution states:
 ///
 /// ```text
 /// pending ──▶ pending_approval ──▶ approved ──▶ running ──▶ completed
@@ -151,9 +150,9 @@ impl FromStr for DeploymentStatus {
 /// ```
 ///
 /// `pending → running` is legal when no gate asks for an approval; a promotion that fails
-/// pre-flight validation, or whose approval is refused, goes to `failed` (the spec has no
+/// pre-flight validation, or whose approval is refused, goes to `failed` (there is no
 /// separate cancelled or rejected state for promotions). A failure during execution
-/// triggers the rollback (spec §5.4), which ends in `failed` (rollback incomplete) or
+/// triggers the rollback, which ends in `failed` (rollback incomplete) or
 /// `rolled_back`; a failed promotion can still be rolled back later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -161,7 +160,7 @@ pub enum PromotionStatus {
     Pending,
     PendingApproval,
     Approved,
-    /// Spelled `in_progress` in §8.3; accepted under that name when parsing.
+    /// Also spelled `in_progress`; accepted under that name when parsing.
     Running,
     Completed,
     CompletedWithErrors,
@@ -260,16 +259,16 @@ impl FromStr for PromotionStatus {
     }
 }
 
-/// The stale-deployment rule of spec §5.5: a deployment left `running` by a process that died
-/// would block the scheduler forever, so at start-up every running deployment older than the
-/// threshold is marked failed.
+/// The stale-deployment rule (docs/promotion.md#stale-deployments): a deployment left `running` by
+/// a process that died would block the scheduler forever, so at start-up every running deployment
+/// older than the threshold is marked failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StaleRule {
     max_age: Duration,
 }
 
 impl StaleRule {
-    /// The spec's threshold: one hour.
+    /// The default threshold: one hour.
     pub const DEFAULT_SECONDS: i64 = 3600;
 
     pub fn from_seconds(seconds: i64) -> Result<Self, Error> {

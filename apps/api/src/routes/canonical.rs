@@ -1,4 +1,4 @@
-//! Canonical workflows of spec §11.3: sync requests (jobs), the canonical list and detail, the
+//! Canonical workflows: sync requests (jobs), the canonical list and detail, the
 //! untracked list, and the person's decisions about a workflow (link, ignore, unignore).
 //!
 //! Every request that starts work enqueues a job in the same transaction as its audit row and

@@ -1,4 +1,4 @@
-//! Environments of spec §11.3: list/get for viewers, create/update/delete for admins.
+//! Environments: list/get for viewers, create/update/delete for admins.
 //!
 //! The n8n API key and the Git token are encrypted with the `Cipher` before they reach the
 //! database and are never returned: responses say `has_api_key` / `has_git_token`.

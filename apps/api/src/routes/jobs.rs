@@ -1,4 +1,4 @@
-//! Background jobs (spec §9.4): the list and one job with its progress, result and error.
+//! Background jobs: the list and one job with its progress, result and error.
 //! Jobs are started by the routes that need them (sync, onboarding, reconcile), which answer
 //! `202` with the [`JobView`]; these routes let a client follow them without SSE.
 

@@ -1,4 +1,4 @@
-//! Onboarding an environment into Git (spec §11.3, §12.1): the preflight checks (answered in
+//! Onboarding an environment into Git: the preflight checks (answered in
 //! the request, each check bounded in time by the engine), the inventory (a job), and the
 //! completion counts.
 

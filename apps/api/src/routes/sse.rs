@@ -1,4 +1,4 @@
-//! Server-Sent Events of background jobs (spec §9.4): `GET /sse/background-jobs` (every job of
+//! Server-Sent Events of background jobs: `GET /sse/background-jobs` (every job of
 //! the caller's tenant) and `GET /sse/background-jobs/{job_id}` (one job).
 //!
 //! One task per API process LISTENs on `wfops_job_events` ([`spawn_listener`]) and broadcasts

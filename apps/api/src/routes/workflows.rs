@@ -1,4 +1,4 @@
-//! Workflows of spec §11.3: the mappings of n8n workflows to canonical workflows, a canonical
+//! Workflows: the mappings of n8n workflows to canonical workflows, a canonical
 //! workflow's versions (per environment and per Git folder) and the node-by-node diff between
 //! any two of them. The response types here are shared with the canonical routes.
 

@@ -8,7 +8,7 @@ use wfops_engine::jobs::{self, EnvironmentSync, RepositorySync};
 use crate::per_tenant::{for_each_tenant, TenantTick};
 use crate::{Error, Scheduler, SchedulerContext};
 
-/// The canonical sync scheduler of spec §9.1 (off unless `SYNC_SCHEDULER_ENABLED`): every
+/// The canonical sync scheduler (off unless `SYNC_SCHEDULER_ENABLED`): every
 /// `SYNC_INTERVAL_SECONDS` it enqueues an environment sync for every environment of every
 /// tenant, and a repository sync for those with a Git repository and folder. The enqueue
 /// helpers return a job that is still pending instead of adding another, so a slow sync never

@@ -1,6 +1,6 @@
-//! The schedulers that have work today. Spec §9.1 lists more (drift detection, TTL expiry,
-//! health checks, rollups, …); each is added here together with the engine code it drives,
-//! so the status view never shows a scheduler that ticks without doing anything.
+//! The schedulers that have work today. More come with the engine code they drive (drift detection,
+//! TTL expiry, health checks, rollups, …); each is added here together with the engine code it
+//! drives, so the status view never shows a scheduler that ticks without doing anything.
 
 mod canonical_sync;
 mod retention;

@@ -8,7 +8,7 @@ use crate::per_tenant::{for_each_tenant, TenantTick};
 use crate::{Error, Scheduler, SchedulerContext};
 
 /// Deletes finished jobs and old job events after `JOB_RETENTION_DAYS`, and audit log rows
-/// after `AUDIT_LOG_RETENTION_DAYS` (spec §9.1 "Retention Enforcement"), tenant by tenant so
+/// after `AUDIT_LOG_RETENTION_DAYS` , tenant by tenant so
 /// that every delete runs under the tenant's row-level security like any other write.
 #[derive(Debug, Clone)]
 pub struct RetentionCleanup {

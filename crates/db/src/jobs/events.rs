@@ -35,7 +35,7 @@ pub async fn save_checkpoint(
     Ok(n == 1)
 }
 
-/// The `progress` document of a job: `{current, total, percentage, message}` (spec §9.4).
+/// The `progress` document of a job: `{current, total, percentage, message}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
     pub current: i64,

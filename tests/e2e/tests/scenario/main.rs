@@ -1,7 +1,8 @@
-//! The §12.1 scenario end to end (issue 4 "Done when"): one scenario (`scenario.rs`), run
-//! against two in-process fake n8n instances always, and against the real dev and prod
-//! instances named by `N8N_DEV_URL`/`N8N_DEV_API_KEY`/`N8N_PROD_URL`/`N8N_PROD_API_KEY`
-//! (`eval "$(scripts/real-n8n.sh start)"`). Without them the real run prints `SKIPPED`, unless
+//! The first-environment scenario end to end
+//! (docs/sync-and-identity.md#a-first-environment-end-to-end): one scenario (`scenario.rs`), run
+//! against two in-process fake n8n instances always, and against the real dev and prod instances
+//! named by `N8N_DEV_URL`/`N8N_DEV_API_KEY`/`N8N_PROD_URL`/`N8N_PROD_API_KEY` (`eval
+//! "$(scripts/real-n8n.sh start)"`). Without them the real run prints `SKIPPED`, unless
 //! `WFOPS_REQUIRE_REAL_N8N=1` (CI), where it fails.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

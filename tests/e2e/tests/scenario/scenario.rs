@@ -1,5 +1,5 @@
-//! Spec §12.1 "first-time environment setup", end to end through the HTTP API, written once and
-//! run against fake and real n8n (see `main.rs`).
+//! The first-environment setup (docs/sync-and-identity.md#a-first-environment-end-to-end), end to
+//! end through the HTTP API, written once and run against fake and real n8n (see `main.rs`).
 //!
 //! The run owns nothing on a real instance but what it creates: every workflow name carries the
 //! run id, assertions look at the run's own workflows (a long-lived instance holds others, which
