@@ -1,40 +1,147 @@
 //! The one table that maps every API error to a stable `code`, a `type` and an HTTP status.
 //!
-//! Clients switch on `code`; `message` is for people and always says what is wrong. A 5xx
-//! means a bug or an outage, never bad input. Internal details (SQL, constraint texts of
+//! Clients switch on `code`; `message` is for people and always says what is wrong. Every code
+//! is listed in [`Code::ALL`] and documented in `docs/errors.md` (a test keeps the two equal).
+//! A 5xx means a bug or an outage, never bad input. Internal details (SQL, constraint texts of
 //! unknown constraints, secrets) are logged with the request id, not returned.
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::{json, Value};
+use wfops_engine::{EngineError, EngineErrorKind};
 
 use crate::envelope::ErrorBody;
+
+/// Declares the error codes: variant, wire name, HTTP status and `type`.
+macro_rules! error_codes {
+    ($($variant:ident = $code:literal, $status:ident, $ty:literal;)*) => {
+        /// Every error code the API answers with.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Code {
+            $($variant,)*
+        }
+
+        impl Code {
+            /// Every code, in the order of `docs/errors.md`.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            /// The wire name, e.g. `environment_not_found`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $code,)*
+                }
+            }
+
+            pub fn status(self) -> StatusCode {
+                match self {
+                    $(Code::$variant => StatusCode::$status,)*
+                }
+            }
+
+            /// The error class, e.g. `NotFoundError`.
+            pub fn error_type(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $ty,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    // authentication and authorization
+    AuthenticationRequired = "authentication_required", UNAUTHORIZED, "AuthenticationError";
+    InvalidToken = "invalid_token", UNAUTHORIZED, "AuthenticationError";
+    TokenExpired = "token_expired", UNAUTHORIZED, "AuthenticationError";
+    InvalidCredentials = "invalid_credentials", UNAUTHORIZED, "AuthenticationError";
+    InsufficientRole = "insufficient_role", FORBIDDEN, "AuthorizationError";
+    PlatformAdminRequired = "platform_admin_required", FORBIDDEN, "AuthorizationError";
+    SessionRequired = "session_required", FORBIDDEN, "AuthorizationError";
+    // the request itself
+    RouteNotFound = "route_not_found", NOT_FOUND, "NotFoundError";
+    MethodNotAllowed = "method_not_allowed", METHOD_NOT_ALLOWED, "InvalidRequestError";
+    MalformedJson = "malformed_json", BAD_REQUEST, "InvalidRequestError";
+    InvalidBody = "invalid_body", UNPROCESSABLE_ENTITY, "ValidationError";
+    InvalidPathParameter = "invalid_path_parameter", BAD_REQUEST, "InvalidRequestError";
+    InvalidQueryParameter = "invalid_query_parameter", BAD_REQUEST, "InvalidRequestError";
+    PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE, "InvalidRequestError";
+    UnsupportedMediaType = "unsupported_media_type", UNSUPPORTED_MEDIA_TYPE, "InvalidRequestError";
+    RateLimited = "rate_limited", TOO_MANY_REQUESTS, "RateLimitError";
+    // resources that do not exist (or belong to another tenant)
+    EnvironmentNotFound = "environment_not_found", NOT_FOUND, "NotFoundError";
+    CanonicalWorkflowNotFound = "canonical_workflow_not_found", NOT_FOUND, "NotFoundError";
+    WorkflowVersionNotFound = "workflow_version_not_found", NOT_FOUND, "NotFoundError";
+    JobNotFound = "job_not_found", NOT_FOUND, "NotFoundError";
+    ApiKeyNotFound = "api_key_not_found", NOT_FOUND, "NotFoundError";
+    ResourceNotFound = "resource_not_found", NOT_FOUND, "NotFoundError";
+    // invalid values
+    ValidationFailed = "validation_failed", UNPROCESSABLE_ENTITY, "ValidationError";
+    InvalidName = "invalid_name", UNPROCESSABLE_ENTITY, "ValidationError";
+    InvalidUrl = "invalid_url", UNPROCESSABLE_ENTITY, "ValidationError";
+    InvalidN8nApiKey = "invalid_n8n_api_key", UNPROCESSABLE_ENTITY, "ValidationError";
+    InvalidGitRepoUrl = "invalid_git_repo_url", UNPROCESSABLE_ENTITY, "ValidationError";
+    InvalidGitBranch = "invalid_git_branch", UNPROCESSABLE_ENTITY, "ValidationError";
+    InvalidGitFolder = "invalid_git_folder", UNPROCESSABLE_ENTITY, "ValidationError";
+    InvalidGitToken = "invalid_git_token", UNPROCESSABLE_ENTITY, "ValidationError";
+    ProviderNotSupported = "provider_not_supported", UNPROCESSABLE_ENTITY, "ValidationError";
+    InvalidEmail = "invalid_email", UNPROCESSABLE_ENTITY, "ValidationError";
+    WeakPassword = "weak_password", UNPROCESSABLE_ENTITY, "ValidationError";
+    InvalidRole = "invalid_role", UNPROCESSABLE_ENTITY, "ValidationError";
+    InvalidExpiry = "invalid_expiry", UNPROCESSABLE_ENTITY, "ValidationError";
+    InvalidN8nWorkflowId = "invalid_n8n_workflow_id", UNPROCESSABLE_ENTITY, "ValidationError";
+    EmptyUpdate = "empty_update", UNPROCESSABLE_ENTITY, "ValidationError";
+    ReferencedResourceMissing = "referenced_resource_missing", UNPROCESSABLE_ENTITY, "ValidationError";
+    ValueNotAllowed = "value_not_allowed", UNPROCESSABLE_ENTITY, "ValidationError";
+    // the state of what the request is about
+    EnvironmentMissingN8nApiKey = "environment_missing_n8n_api_key", CONFLICT, "StateError";
+    GitNotConfigured = "git_not_configured", CONFLICT, "StateError";
+    EnvironmentMisconfigured = "environment_misconfigured", CONFLICT, "StateError";
+    WorkflowNotInEnvironment = "workflow_not_in_environment", CONFLICT, "StateError";
+    UnknownCanonicalWorkflow = "unknown_canonical_workflow", CONFLICT, "StateError";
+    CanonicalWorkflowDeleted = "canonical_workflow_deleted", CONFLICT, "StateError";
+    CanonicalRuleViolated = "canonical_rule_violated", CONFLICT, "StateError";
+    VersionsNotComparable = "versions_not_comparable", CONFLICT, "StateError";
+    // conflicts with existing records
+    EnvironmentNameTaken = "environment_name_taken", CONFLICT, "ConflictError";
+    TenantSlugTaken = "tenant_slug_taken", CONFLICT, "ConflictError";
+    UserEmailTaken = "user_email_taken", CONFLICT, "ConflictError";
+    ApiKeyPrefixCollision = "api_key_prefix_collision", CONFLICT, "ConflictError";
+    CanonicalAlreadyMapped = "canonical_already_mapped", CONFLICT, "ConflictError";
+    WorkflowNotUntracked = "workflow_not_untracked", CONFLICT, "ConflictError";
+    WorkflowMappingDeleted = "workflow_mapping_deleted", CONFLICT, "ConflictError";
+    ConcurrentChange = "concurrent_change", CONFLICT, "ConflictError";
+    EnvironmentInUse = "environment_in_use", CONFLICT, "ConflictError";
+    ResourceConflict = "resource_conflict", CONFLICT, "ConflictError";
+    // what WorkflowOps depends on
+    GitRemoteUnreachable = "git_remote_unreachable", BAD_GATEWAY, "UpstreamError";
+    GitAuthFailed = "git_auth_failed", BAD_GATEWAY, "UpstreamError";
+    GitBranchNotFound = "git_branch_not_found", BAD_GATEWAY, "UpstreamError";
+    GitPushRejected = "git_push_rejected", BAD_GATEWAY, "UpstreamError";
+    GitOperationFailed = "git_operation_failed", BAD_GATEWAY, "UpstreamError";
+    N8nUnreachable = "n8n_unreachable", BAD_GATEWAY, "UpstreamError";
+    N8nAuthFailed = "n8n_auth_failed", BAD_GATEWAY, "UpstreamError";
+    N8nRequestFailed = "n8n_request_failed", BAD_GATEWAY, "UpstreamError";
+    DatabaseUnavailable = "database_unavailable", SERVICE_UNAVAILABLE, "ServiceUnavailableError";
+    NotReady = "not_ready", SERVICE_UNAVAILABLE, "ServiceUnavailableError";
+    InternalError = "internal_error", INTERNAL_SERVER_ERROR, "InternalError";
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// No usable credentials; `challenge` goes into `WWW-Authenticate`.
     #[error("{message}")]
     Unauthorized {
+        code: Code,
         message: String,
         challenge: &'static str,
     },
     #[error("token has expired")]
     TokenExpired,
-    #[error("{0}")]
-    Forbidden(String),
-    #[error("{0}")]
-    NotFound(String),
     #[error("no route matches {method} {path}")]
     RouteNotFound { method: String, path: String },
     #[error("method {method} is not allowed on this route; allowed: {allowed}")]
     MethodNotAllowed { method: String, allowed: String },
-    /// The body parsed but a value is not acceptable.
-    #[error("{message}")]
-    Validation {
-        message: String,
-        details: Option<Value>,
-    },
     /// The body is not JSON at all (syntax error, empty body).
     #[error("request body is not valid JSON: {0}")]
     MalformedJson(String),
@@ -49,55 +156,73 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("{0}")]
     UnsupportedMediaType(String),
-    #[error("{message}")]
-    Conflict {
-        message: String,
-        field: Option<&'static str>,
-    },
     #[error("rate limit exceeded; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
-    #[error("{0}")]
-    ServiceUnavailable(String),
+    /// Every other client or upstream error: its code says what it is.
+    #[error("{message}")]
+    Coded {
+        code: Code,
+        message: String,
+        details: Option<Value>,
+    },
     /// Something is broken on our side. The cause is logged, never returned.
     #[error("internal error")]
     Internal(String),
-    // Environment settings refused by a rule with its own code (the field is in `details`).
-    /// `git_repo_url` breaks the remote URL rules of `wfops_git::validate`.
-    #[error("git_repo_url: {0}")]
-    InvalidGitRepoUrl(String),
-    /// `git_branch` is not a branch name Git accepts.
-    #[error("git_branch: {0}")]
-    InvalidGitBranch(String),
-    /// `git_folder` is not a safe folder below `workflows/`.
-    #[error("git_folder: {0}")]
-    InvalidGitFolder(String),
-    /// A provider that the data model names but no sync can serve yet.
-    #[error("provider: {0}")]
-    ProviderNotSupported(String),
     /// The process could not start (configuration, database, migrations). Only the CLI shows
     /// it; it never reaches an HTTP response.
     #[error("{0}")]
     Startup(String),
 }
 
-/// One row of the error-code table.
-pub struct ErrorKind {
-    pub code: &'static str,
-    pub r#type: &'static str,
-    pub status: StatusCode,
+/// The code of a field error: the field's own when it has one.
+fn field_code(field: &str) -> Code {
+    match field {
+        "name" => Code::InvalidName,
+        "url" => Code::InvalidUrl,
+        "api_key" => Code::InvalidN8nApiKey,
+        "git_repo_url" => Code::InvalidGitRepoUrl,
+        "git_branch" => Code::InvalidGitBranch,
+        "git_folder" => Code::InvalidGitFolder,
+        "git_token" => Code::InvalidGitToken,
+        "provider" => Code::ProviderNotSupported,
+        "email" => Code::InvalidEmail,
+        "password" => Code::WeakPassword,
+        "role" => Code::InvalidRole,
+        "expires_at" => Code::InvalidExpiry,
+        "n8n_workflow_id" => Code::InvalidN8nWorkflowId,
+        _ => Code::ValidationFailed,
+    }
 }
 
 impl ApiError {
-    pub fn validation(message: impl Into<String>) -> Self {
-        ApiError::Validation {
+    /// An error with a specific code.
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        ApiError::Coded {
+            code,
             message: message.into(),
             details: None,
         }
     }
 
+    /// An error with a specific code that names the field it is about.
+    pub fn at(code: Code, field: &str, message: impl Into<String>) -> Self {
+        ApiError::Coded {
+            code,
+            message: message.into(),
+            details: Some(json!({ "field": field })),
+        }
+    }
+
+    /// A value no rule more specific than `validation_failed` covers.
+    pub fn validation(message: impl Into<String>) -> Self {
+        Self::new(Code::ValidationFailed, message)
+    }
+
+    /// An invalid field value; the code is the field's own (`invalid_git_branch`, …).
     pub fn field(field: &str, message: impl Into<String>) -> Self {
         let message = message.into();
-        ApiError::Validation {
+        ApiError::Coded {
+            code: field_code(field),
             details: Some(json!({ "field": field, "reason": message })),
             message: format!("{field}: {message}"),
         }
@@ -105,6 +230,7 @@ impl ApiError {
 
     pub fn unauthorized(message: impl Into<String>) -> Self {
         ApiError::Unauthorized {
+            code: Code::AuthenticationRequired,
             message: message.into(),
             challenge: r#"Bearer realm="workflowops""#,
         }
@@ -112,6 +238,7 @@ impl ApiError {
 
     pub fn invalid_token(message: impl Into<String>) -> Self {
         ApiError::Unauthorized {
+            code: Code::InvalidToken,
             message: message.into(),
             challenge: r#"Bearer realm="workflowops", error="invalid_token""#,
         }
@@ -122,124 +249,27 @@ impl ApiError {
     }
 
     /// The error-code table.
-    pub fn kind(&self) -> ErrorKind {
+    pub fn code(&self) -> Code {
         use ApiError::*;
-        let (code, r#type, status) = match self {
-            Unauthorized { .. } => (
-                "unauthorized",
-                "AuthenticationError",
-                StatusCode::UNAUTHORIZED,
-            ),
-            TokenExpired => (
-                "token_expired",
-                "AuthenticationError",
-                StatusCode::UNAUTHORIZED,
-            ),
-            Forbidden(_) => ("forbidden", "AuthorizationError", StatusCode::FORBIDDEN),
-            NotFound(_) => ("not_found", "NotFoundError", StatusCode::NOT_FOUND),
-            RouteNotFound { .. } => ("route_not_found", "NotFoundError", StatusCode::NOT_FOUND),
-            MethodNotAllowed { .. } => (
-                "method_not_allowed",
-                "InvalidRequestError",
-                StatusCode::METHOD_NOT_ALLOWED,
-            ),
-            Validation { .. } => (
-                "validation_failed",
-                "ValidationError",
-                StatusCode::UNPROCESSABLE_ENTITY,
-            ),
-            MalformedJson(_) => (
-                "malformed_json",
-                "InvalidRequestError",
-                StatusCode::BAD_REQUEST,
-            ),
-            InvalidBody(_) => (
-                "invalid_body",
-                "ValidationError",
-                StatusCode::UNPROCESSABLE_ENTITY,
-            ),
-            InvalidPathParameter(_) => (
-                "invalid_path_parameter",
-                "InvalidRequestError",
-                StatusCode::BAD_REQUEST,
-            ),
-            InvalidQueryParameter(_) => (
-                "invalid_query_parameter",
-                "InvalidRequestError",
-                StatusCode::BAD_REQUEST,
-            ),
-            PayloadTooLarge { .. } => (
-                "payload_too_large",
-                "InvalidRequestError",
-                StatusCode::PAYLOAD_TOO_LARGE,
-            ),
-            UnsupportedMediaType(_) => (
-                "unsupported_media_type",
-                "InvalidRequestError",
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ),
-            Conflict { .. } => ("conflict", "ConflictError", StatusCode::CONFLICT),
-            RateLimited { .. } => (
-                "rate_limited",
-                "RateLimitError",
-                StatusCode::TOO_MANY_REQUESTS,
-            ),
-            ServiceUnavailable(_) => (
-                "service_unavailable",
-                "ServiceUnavailableError",
-                StatusCode::SERVICE_UNAVAILABLE,
-            ),
-            InvalidGitRepoUrl(_) => (
-                "invalid_git_repo_url",
-                "ValidationError",
-                StatusCode::UNPROCESSABLE_ENTITY,
-            ),
-            InvalidGitBranch(_) => (
-                "invalid_git_branch",
-                "ValidationError",
-                StatusCode::UNPROCESSABLE_ENTITY,
-            ),
-            InvalidGitFolder(_) => (
-                "invalid_git_folder",
-                "ValidationError",
-                StatusCode::UNPROCESSABLE_ENTITY,
-            ),
-            ProviderNotSupported(_) => (
-                "provider_not_supported",
-                "ValidationError",
-                StatusCode::UNPROCESSABLE_ENTITY,
-            ),
-            Internal(_) | Startup(_) => (
-                "internal_error",
-                "InternalError",
-                StatusCode::INTERNAL_SERVER_ERROR,
-            ),
-        };
-        ErrorKind {
-            code,
-            r#type,
-            status,
+        match self {
+            Unauthorized { code, .. } | Coded { code, .. } => *code,
+            TokenExpired => Code::TokenExpired,
+            RouteNotFound { .. } => Code::RouteNotFound,
+            MethodNotAllowed { .. } => Code::MethodNotAllowed,
+            MalformedJson(_) => Code::MalformedJson,
+            InvalidBody(_) => Code::InvalidBody,
+            InvalidPathParameter(_) => Code::InvalidPathParameter,
+            InvalidQueryParameter(_) => Code::InvalidQueryParameter,
+            PayloadTooLarge { .. } => Code::PayloadTooLarge,
+            UnsupportedMediaType(_) => Code::UnsupportedMediaType,
+            RateLimited { .. } => Code::RateLimited,
+            Internal(_) | Startup(_) => Code::InternalError,
         }
     }
 
     fn details(&self) -> Option<Value> {
         match self {
-            ApiError::Validation { details, .. } => details.clone(),
-            ApiError::Conflict {
-                field: Some(field), ..
-            } => Some(json!({ "field": field })),
-            ApiError::InvalidGitRepoUrl(reason) => {
-                Some(json!({ "field": "git_repo_url", "reason": reason }))
-            }
-            ApiError::InvalidGitBranch(reason) => {
-                Some(json!({ "field": "git_branch", "reason": reason }))
-            }
-            ApiError::InvalidGitFolder(reason) => {
-                Some(json!({ "field": "git_folder", "reason": reason }))
-            }
-            ApiError::ProviderNotSupported(reason) => {
-                Some(json!({ "field": "provider", "reason": reason }))
-            }
+            ApiError::Coded { details, .. } => details.clone(),
             ApiError::PayloadTooLarge { limit } => Some(json!({ "limit_bytes": limit })),
             ApiError::RateLimited { retry_after_secs } => {
                 Some(json!({ "retry_after_seconds": retry_after_secs }))
@@ -251,15 +281,15 @@ impl ApiError {
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        self.kind().status
+        self.code().status()
     }
 
     fn error_response(&self) -> HttpResponse {
-        let kind = self.kind();
+        let code = self.code();
         if let ApiError::Internal(cause) | ApiError::Startup(cause) = self {
             tracing::error!(error.cause = %cause, "internal error");
         }
-        let mut builder = HttpResponse::build(kind.status);
+        let mut builder = HttpResponse::build(code.status());
         match self {
             ApiError::Unauthorized { challenge, .. } => {
                 builder.insert_header((header::WWW_AUTHENTICATE, *challenge));
@@ -287,8 +317,8 @@ impl ResponseError for ApiError {
             other => other.to_string(),
         };
         builder.json(ErrorBody::new(
-            kind.code,
-            kind.r#type,
+            code.as_str(),
+            code.error_type(),
             message,
             self.details(),
         ))
@@ -299,7 +329,8 @@ impl From<wfops_tenancy::Error> for ApiError {
     fn from(err: wfops_tenancy::Error) -> Self {
         use wfops_tenancy::Error as T;
         match err {
-            T::Denied { .. } | T::NotPlatformAdmin => ApiError::Forbidden(err.to_string()),
+            T::Denied { .. } => ApiError::new(Code::InsufficientRole, err.to_string()),
+            T::NotPlatformAdmin => ApiError::new(Code::PlatformAdminRequired, err.to_string()),
             T::TokenExpired => ApiError::TokenExpired,
             T::TokenInvalid(_) | T::MalformedApiKey(_) => ApiError::invalid_token(err.to_string()),
             T::WeakPassword(_) => ApiError::field("password", err.to_string()),
@@ -315,9 +346,9 @@ impl From<wfops_git::validate::Invalid> for ApiError {
     fn from(err: wfops_git::validate::Invalid) -> Self {
         use wfops_git::validate::Subject;
         match err.subject {
-            Subject::RemoteUrl => ApiError::InvalidGitRepoUrl(err.reason),
-            Subject::Branch => ApiError::InvalidGitBranch(err.reason),
-            Subject::Folder => ApiError::InvalidGitFolder(err.reason),
+            Subject::RemoteUrl => ApiError::field("git_repo_url", err.reason),
+            Subject::Branch => ApiError::field("git_branch", err.reason),
+            Subject::Folder => ApiError::field("git_folder", err.reason),
             Subject::Path => ApiError::field("path", err.reason),
         }
     }
@@ -330,233 +361,91 @@ impl From<wfops_config::Error> for ApiError {
     }
 }
 
-/// Which field a unique or check constraint protects, so a conflict names it.
-fn constraint_field(constraint: &str) -> (Option<&'static str>, &'static str) {
-    match constraint {
+/// Which field a unique constraint protects, so a conflict names it.
+fn unique_conflict(constraint: &str) -> ApiError {
+    let (code, field, message) = match constraint {
         "environments_tenant_id_name_key" => (
-            Some("name"),
+            Code::EnvironmentNameTaken,
+            "name",
             "an environment with this name already exists in this tenant",
         ),
-        "tenants_slug_key" => (Some("slug"), "a tenant with this slug already exists"),
-        "users_email_lower_key" => (Some("email"), "a user with this email already exists"),
-        "api_keys_key_prefix_key" => (Some("key_prefix"), "API key prefix collision; retry"),
-        _ => (None, "the request conflicts with an existing record"),
-    }
+        "tenants_slug_key" => (
+            Code::TenantSlugTaken,
+            "slug",
+            "a tenant with this slug already exists",
+        ),
+        "users_email_lower_key" => (
+            Code::UserEmailTaken,
+            "email",
+            "a user with this email already exists",
+        ),
+        "api_keys_key_prefix_key" => (
+            Code::ApiKeyPrefixCollision,
+            "key_prefix",
+            "API key prefix collision; retry",
+        ),
+        _ => {
+            return ApiError::new(
+                Code::ResourceConflict,
+                "the request conflicts with an existing record",
+            )
+        }
+    };
+    ApiError::at(code, field, message)
 }
 
 impl From<wfops_db::Error> for ApiError {
     fn from(err: wfops_db::Error) -> Self {
         use wfops_db::Error as D;
         match err {
-            D::NotFound => ApiError::NotFound("resource not found".into()),
-            D::Conflict { constraint } => {
-                let (field, message) = constraint_field(&constraint);
-                ApiError::Conflict {
-                    message: message.into(),
-                    field,
-                }
-            }
-            D::ForeignKey { constraint } => ApiError::Validation {
+            D::NotFound => ApiError::new(Code::ResourceNotFound, "resource not found"),
+            D::Conflict { constraint } => unique_conflict(&constraint),
+            D::ForeignKey { constraint } => ApiError::Coded {
+                code: Code::ReferencedResourceMissing,
                 message: "a referenced resource does not exist".into(),
                 details: Some(json!({ "constraint": constraint })),
             },
-            D::CheckViolation { constraint } => ApiError::Validation {
+            D::CheckViolation { constraint } => ApiError::Coded {
+                code: Code::ValueNotAllowed,
                 message: format!("a value is not allowed (rule {constraint})"),
                 details: Some(json!({ "constraint": constraint })),
             },
             D::NotNull { column } => ApiError::field(&column, "is required"),
-            D::Pool(_) | D::Connect(_) => {
-                ApiError::ServiceUnavailable("the database is not reachable; retry shortly".into())
-            }
+            D::Pool(_) | D::Connect(_) => ApiError::new(
+                Code::DatabaseUnavailable,
+                "the database is not reachable; retry shortly",
+            ),
             other => ApiError::internal(other),
         }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use actix_web::body::to_bytes;
-
-    async fn body_of(err: ApiError) -> (StatusCode, Value, actix_web::http::header::HeaderMap) {
-        let resp = err.error_response();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = to_bytes(resp.into_body()).await.unwrap();
-        (status, serde_json::from_slice(&bytes).unwrap(), headers)
-    }
-
-    #[actix_web::test]
-    async fn every_error_has_a_code_type_and_status() {
-        let cases: Vec<(ApiError, u16, &str)> = vec![
-            (ApiError::unauthorized("x"), 401, "unauthorized"),
-            (ApiError::TokenExpired, 401, "token_expired"),
-            (ApiError::Forbidden("x".into()), 403, "forbidden"),
-            (ApiError::NotFound("x".into()), 404, "not_found"),
-            (
-                ApiError::RouteNotFound {
-                    method: "GET".into(),
-                    path: "/x".into(),
-                },
-                404,
-                "route_not_found",
-            ),
-            (
-                ApiError::MethodNotAllowed {
-                    method: "PUT".into(),
-                    allowed: "GET".into(),
-                },
-                405,
-                "method_not_allowed",
-            ),
-            (ApiError::validation("x"), 422, "validation_failed"),
-            (ApiError::MalformedJson("x".into()), 400, "malformed_json"),
-            (ApiError::InvalidBody("x".into()), 422, "invalid_body"),
-            (
-                ApiError::InvalidPathParameter("x".into()),
-                400,
-                "invalid_path_parameter",
-            ),
-            (
-                ApiError::InvalidQueryParameter("x".into()),
-                400,
-                "invalid_query_parameter",
-            ),
-            (
-                ApiError::PayloadTooLarge { limit: 10 },
-                413,
-                "payload_too_large",
-            ),
-            (
-                ApiError::UnsupportedMediaType("x".into()),
-                415,
-                "unsupported_media_type",
-            ),
-            (
-                ApiError::Conflict {
-                    message: "x".into(),
-                    field: Some("name"),
-                },
-                409,
-                "conflict",
-            ),
-            (
-                ApiError::RateLimited {
-                    retry_after_secs: 3,
-                },
-                429,
-                "rate_limited",
-            ),
-            (
-                ApiError::ServiceUnavailable("x".into()),
-                503,
-                "service_unavailable",
-            ),
-            (
-                ApiError::InvalidGitRepoUrl("x".into()),
-                422,
-                "invalid_git_repo_url",
-            ),
-            (
-                ApiError::InvalidGitBranch("x".into()),
-                422,
-                "invalid_git_branch",
-            ),
-            (
-                ApiError::InvalidGitFolder("x".into()),
-                422,
-                "invalid_git_folder",
-            ),
-            (
-                ApiError::ProviderNotSupported("x".into()),
-                422,
-                "provider_not_supported",
-            ),
-            (
-                ApiError::internal("db exploded: password=hunter2"),
-                500,
-                "internal_error",
-            ),
-        ];
-        for (err, status, code) in cases {
-            let (s, body, _) = body_of(err).await;
-            assert_eq!(s.as_u16(), status, "{code}");
-            assert_eq!(body["error"]["code"], code);
-            assert!(body["error"]["type"].as_str().unwrap().ends_with("Error"));
-            assert!(body["error"]["message"].is_string());
-            assert!(body["timestamp"].is_string());
-            assert!(
-                !body.to_string().contains("hunter2"),
-                "internal causes stay private"
-            );
-        }
-    }
-
-    #[actix_web::test]
-    async fn headers_for_auth_rate_limit_and_405() {
-        let (_, _, h) = body_of(ApiError::unauthorized("missing")).await;
-        assert!(h
-            .get("www-authenticate")
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .starts_with("Bearer"));
-        let (_, _, h) = body_of(ApiError::RateLimited {
-            retry_after_secs: 7,
-        })
-        .await;
-        assert_eq!(h.get("retry-after").unwrap(), "7");
-        let (_, _, h) = body_of(ApiError::MethodNotAllowed {
-            method: "PUT".into(),
-            allowed: "GET, POST".into(),
-        })
-        .await;
-        assert_eq!(h.get("allow").unwrap(), "GET, POST");
-    }
-
-    #[actix_web::test]
-    async fn db_errors_map_to_client_errors() {
-        let (s, body, _) = body_of(
-            wfops_db::Error::Conflict {
-                constraint: "environments_tenant_id_name_key".into(),
-            }
-            .into(),
-        )
-        .await;
-        assert_eq!(s, StatusCode::CONFLICT);
-        assert_eq!(body["error"]["details"]["field"], "name");
-        let (s, _, _) = body_of(
-            wfops_db::Error::CheckViolation {
-                constraint: "environments_url_check".into(),
-            }
-            .into(),
-        )
-        .await;
-        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-        let (s, _, _) = body_of(
-            wfops_db::Error::ForeignKey {
-                constraint: "x_fkey".into(),
-            }
-            .into(),
-        )
-        .await;
-        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-        let (s, _, _) = body_of(wfops_db::Error::NotFound.into()).await;
-        assert_eq!(s, StatusCode::NOT_FOUND);
-        let (s, _, _) = body_of(wfops_db::Error::Pool("timeout".into()).into()).await;
-        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
-    }
-
-    #[actix_web::test]
-    async fn tenancy_errors_map() {
-        let denied = wfops_tenancy::Error::Denied {
-            required: wfops_tenancy::Role::Admin,
-            actual: wfops_tenancy::Role::Viewer,
+impl From<EngineError> for ApiError {
+    fn from(err: EngineError) -> Self {
+        use EngineErrorKind as K;
+        let code = match err.kind() {
+            K::Database => match err {
+                EngineError::Db(e) => return e.into(),
+                other => return ApiError::internal(other),
+            },
+            K::EnvironmentNotFound => Code::EnvironmentNotFound,
+            K::EnvironmentMisconfigured => Code::EnvironmentMisconfigured,
+            K::N8nUnreachable => Code::N8nUnreachable,
+            K::N8nAuthFailed => Code::N8nAuthFailed,
+            K::N8nRequestFailed => Code::N8nRequestFailed,
+            K::GitRemoteUnreachable => Code::GitRemoteUnreachable,
+            K::GitAuthFailed => Code::GitAuthFailed,
+            K::GitBranchNotFound => Code::GitBranchNotFound,
+            K::GitPushRejected => Code::GitPushRejected,
+            K::GitFailed => Code::GitOperationFailed,
+            K::GitNotConfigured => Code::GitNotConfigured,
+            K::CanonicalRule => Code::CanonicalRuleViolated,
+            K::Internal => return ApiError::internal(err),
         };
-        let (s, body, _) = body_of(denied.into()).await;
-        assert_eq!(s, StatusCode::FORBIDDEN);
-        assert!(body["error"]["message"].as_str().unwrap().contains("admin"));
-        let (s, _, _) = body_of(wfops_tenancy::Error::TokenExpired.into()).await;
-        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        // The engine's messages name environments and causes but never secrets.
+        ApiError::new(code, err.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests;

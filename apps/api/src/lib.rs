@@ -9,66 +9,19 @@ pub mod middleware;
 pub mod openapi;
 pub mod ratelimit;
 pub mod routes;
+pub mod state;
 pub mod telemetry;
 
 use std::net::TcpListener;
-use std::sync::Arc;
 
 use actix_web::http::Method;
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer, Route};
-use wfops_config::{Cipher, Config, DatabaseSource};
+use wfops_config::{Config, DatabaseSource};
 use wfops_db::{embedded, migrate, Db};
-use wfops_tenancy::JwtKeys;
 
 pub use error::ApiError;
-
-/// Everything a handler needs, shared by all workers.
-#[derive(Debug)]
-pub struct AppState {
-    pub db: Db,
-    pub config: Arc<Config>,
-    pub cipher: Cipher,
-    pub jwt: JwtKeys,
-    /// Requests per minute per tenant (checked after authentication).
-    pub tenant_limiter: ratelimit::RateLimiter,
-    /// Requests per minute per client IP (checked before anything else).
-    pub ip_limiter: ratelimit::RateLimiter,
-    /// Wakes the Server-Sent Events streams; fed by [`routes::sse::spawn_listener`].
-    pub sse: Arc<routes::sse::Hub>,
-    /// For the use-cases answered within a request (onboarding preflight and completion).
-    pub engine: wfops_engine::EngineCtx,
-    /// Resolved API keys and tokens; kept true by [`auth::spawn_cache_listener`].
-    pub auth_cache: Arc<auth::AuthCache>,
-}
-
-impl AppState {
-    /// Fails when a secret is missing: call [`Config::ensure_local_secrets`] first for the
-    /// embedded default.
-    pub fn new(config: Config, db: Db) -> Result<Self, ApiError> {
-        let secrets = config
-            .secrets()
-            .map_err(|e| ApiError::Startup(e.to_string()))?;
-        let config = Arc::new(config);
-        let engine = wfops_engine::EngineCtx::new(
-            db.clone(),
-            config.clone(),
-            secrets.cipher.clone(),
-            config.home.join("git-cache"),
-        );
-        Ok(Self {
-            db,
-            engine,
-            cipher: secrets.cipher,
-            jwt: JwtKeys::new(secrets.jwt_secret.expose().as_bytes()),
-            tenant_limiter: ratelimit::RateLimiter::new(config.rate_limit_per_minute),
-            ip_limiter: ratelimit::RateLimiter::new(config.rate_limit_per_minute),
-            sse: Arc::new(routes::sse::Hub::new()),
-            auth_cache: Arc::new(auth::AuthCache::default()),
-            config,
-        })
-    }
-}
+pub use state::AppState;
 
 type MakeRoute = fn() -> Route;
 

@@ -50,7 +50,14 @@ use crate::routes;
         routes::sse::background_jobs,
         routes::sse::background_job,
     ),
-    modifiers(&BearerAuth),
+    components(schemas(
+        routes::query::MappingStatusParam,
+        routes::query::DiffStatusParam,
+        routes::jobs::JobStatusParam,
+        routes::matrix::SortParam,
+        routes::sse::SseEventData,
+    )),
+    modifiers(&BearerAuth, &CommonResponses, &NonEmptyUpdates),
     tags(
         (name = "health", description = "Liveness, readiness and this document"),
         (name = "auth", description = "Login, logout and the current caller"),
@@ -81,6 +88,97 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// `PATCH /environments/{id}` refuses an empty body: `minProperties: 1`. Set here because
+/// utoipa's `min_properties` attribute writes `maxProperties`.
+struct NonEmptyUpdates;
+
+impl Modify for NonEmptyUpdates {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::Schema;
+        use utoipa::openapi::RefOr;
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        if let Some(RefOr::T(Schema::Object(object))) =
+            components.schemas.get_mut("UpdateEnvironmentRequest")
+        {
+            object.min_properties = Some(1);
+            object.max_properties = None;
+        }
+    }
+}
+
+/// The answers any operation can give whatever its handler does, added to every operation so
+/// that the document lists them all: the rate limit (every route but health), the
+/// authentication of bearer-secured routes, and the body checks of routes that take a body.
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::Operation;
+        use utoipa::openapi::{Ref, RefOr, Response};
+
+        fn error(description: &str) -> RefOr<Response> {
+            utoipa::openapi::ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    utoipa::openapi::ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+                .into()
+        }
+        fn add(op: &mut Operation, status: &str, description: &str) {
+            op.responses
+                .responses
+                .entry(status.to_string())
+                .or_insert_with(|| error(description));
+        }
+
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let health = path.starts_with("/api/v1/health") || path == "/api/v1/openapi.json";
+            let ops = [
+                item.get.as_mut(),
+                item.post.as_mut(),
+                item.patch.as_mut(),
+                item.put.as_mut(),
+                item.delete.as_mut(),
+            ];
+            for op in ops.into_iter().flatten() {
+                let secured = op.security.as_ref().is_some_and(|s| {
+                    !s.is_empty()
+                        && serde_json::to_value(s).is_ok_and(|v| v.to_string().contains("bearer"))
+                });
+                if !health {
+                    add(
+                        op,
+                        "429",
+                        "Rate limit exceeded; retry after `Retry-After` seconds",
+                    );
+                }
+                if secured {
+                    add(op, "401", "Missing, invalid, expired or revoked token");
+                }
+                if op.request_body.is_some() {
+                    add(op, "400", "The body is not JSON");
+                    add(op, "413", "The body is larger than the limit");
+                    add(op, "415", "The body is not sent as application/json");
+                    add(
+                        op,
+                        "422",
+                        "The body does not have the expected shape, or a value is invalid",
+                    );
+                }
+                if !op.parameters.as_ref().is_none_or(|p| p.is_empty()) {
+                    add(op, "400", "A parameter is malformed or out of range");
+                }
+            }
+        }
     }
 }
 

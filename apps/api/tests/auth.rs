@@ -18,7 +18,7 @@ async fn missing_and_garbled_credentials_are_401_with_a_challenge() {
     let path = "/api/v1/environments";
 
     let resp = app.call(Method::GET, path, None, None).await;
-    let msg = resp.expect_error(401, "unauthorized");
+    let msg = resp.expect_error(401, "authentication_required");
     assert!(msg.contains("missing Authorization"), "{msg}");
     assert!(resp
         .header("www-authenticate")
@@ -45,7 +45,7 @@ async fn missing_and_garbled_credentials_are_401_with_a_challenge() {
                     .header("authorization", &header),
             )
             .await;
-        let msg = resp.expect_error(401, "unauthorized");
+        let msg = resp.expect_error(401, "invalid_token");
         assert!(msg.contains(expected), "{header}: {msg}");
         assert!(resp.header("www-authenticate").unwrap().contains("Bearer"));
     }
@@ -69,7 +69,7 @@ async fn jwt_signature_expiry_and_revocation() {
     let msg = app
         .get("/api/v1/auth/me", &forged)
         .await
-        .expect_error(401, "unauthorized");
+        .expect_error(401, "invalid_token");
     assert!(msg.contains("signature"), "{msg}");
 
     // an expired token signed with the right secret
@@ -105,7 +105,7 @@ async fn jwt_signature_expiry_and_revocation() {
         .unwrap();
     app.get("/api/v1/auth/me", &ghost)
         .await
-        .expect_error(401, "unauthorized");
+        .expect_error(401, "invalid_token");
 
     // login, use, logout, refused
     let token = app.login_token(&t).await;
@@ -123,7 +123,7 @@ async fn jwt_signature_expiry_and_revocation() {
     let msg = app
         .get("/api/v1/auth/me", &token)
         .await
-        .expect_error(401, "unauthorized");
+        .expect_error(401, "invalid_token");
     assert!(msg.contains("revoked"), "{msg}");
 
     // another login gives a new, working token
@@ -139,8 +139,8 @@ async fn login_failures_look_the_same() {
     let wrong = app.login(&t.email, "wrong password!!").await;
     let unknown = app.login("nobody@example.com", "whatever-password").await;
     assert_eq!(
-        wrong.expect_error(401, "unauthorized"),
-        unknown.expect_error(401, "unauthorized")
+        wrong.expect_error(401, "invalid_credentials"),
+        unknown.expect_error(401, "invalid_credentials")
     );
 
     // deactivated users can not log in, and their tokens stop working
@@ -154,11 +154,11 @@ async fn login_failures_look_the_same() {
         .unwrap();
     app.login(&t.email, &t.password)
         .await
-        .expect_error(401, "unauthorized");
+        .expect_error(401, "invalid_credentials");
     let msg = app
         .get("/api/v1/auth/me", &token)
         .await
-        .expect_error(401, "unauthorized");
+        .expect_error(401, "invalid_token");
     assert!(msg.contains("deactivated"), "{msg}");
 
     // the email is matched case-insensitively; a malformed email is a 422 naming the field
@@ -175,11 +175,12 @@ async fn login_failures_look_the_same() {
     assert_eq!(body["data"]["token_type"], "Bearer");
     assert_eq!(body["data"]["expires_in"], 3600);
     assert!(!ok.text.contains(&t.password));
+    // a string that is no email address matches no account: the same answer as a wrong password
     let msg = app
         .login("not-an-email", "whatever-password")
         .await
-        .expect_error(422, "validation_failed");
-    assert!(msg.contains("email"), "{msg}");
+        .expect_error(401, "invalid_credentials");
+    assert!(msg.contains("email or password"), "{msg}");
     let resp = app
         .call(
             Method::POST,
@@ -244,7 +245,7 @@ async fn api_keys_shown_once_revoked_and_expired() {
     // an API key has no session to log out of
     app.post("/api/v1/auth/logout", &key, json!({}))
         .await
-        .expect_error(422, "validation_failed");
+        .expect_error(403, "session_required");
 
     // revoke: the key stops working at once
     let revoked = app
@@ -255,7 +256,7 @@ async fn api_keys_shown_once_revoked_and_expired() {
     let msg = app
         .get("/api/v1/auth/me", &key)
         .await
-        .expect_error(401, "unauthorized");
+        .expect_error(401, "invalid_token");
     assert!(msg.contains("revoked"), "{msg}");
     // revoking twice is fine; an unknown key is 404
     assert_eq!(
@@ -269,7 +270,7 @@ async fn api_keys_shown_once_revoked_and_expired() {
         &t.admin_key,
     )
     .await
-    .expect_error(404, "not_found");
+    .expect_error(404, "api_key_not_found");
 
     // every write left an audit row with the acting key, and no secret
     let trail = app
@@ -304,21 +305,21 @@ async fn api_keys_shown_once_revoked_and_expired() {
     let msg = app
         .get("/api/v1/auth/me", &soon)
         .await
-        .expect_error(401, "unauthorized");
+        .expect_error(401, "invalid_token");
     assert!(msg.contains("expired"), "{msg}");
 
     // a key with the right prefix but a wrong secret is refused
     let forged = format!("{}{}", &t.admin_key[..17], "Z".repeat(32));
     app.get("/api/v1/auth/me", &forged)
         .await
-        .expect_error(401, "unauthorized");
+        .expect_error(401, "invalid_token");
 
     // creation validation
     for (body, status, code, needle) in [
         (
             json!({ "name": "", "role": "viewer" }),
             422,
-            "validation_failed",
+            "invalid_name",
             "name",
         ),
         (
@@ -331,7 +332,7 @@ async fn api_keys_shown_once_revoked_and_expired() {
         (
             json!({ "name": "x", "role": "viewer", "expires_at": "2000-01-01T00:00:00Z" }),
             422,
-            "validation_failed",
+            "invalid_expiry",
             "expires_at",
         ),
         (
@@ -412,7 +413,7 @@ async fn roles_are_enforced_per_route() {
                 .call(method.clone(), path, Some(key), body.clone())
                 .await;
             if role < *min {
-                let msg = resp.expect_error(403, "forbidden");
+                let msg = resp.expect_error(403, "insufficient_role");
                 assert!(msg.contains(min.as_str()), "{method} {path}: {msg}");
             } else {
                 assert_ne!(resp.status, 403, "{method} {path} as {role}: {}", resp.text);
@@ -439,7 +440,7 @@ async fn a_deactivated_tenant_locks_out_its_keys() {
         .unwrap();
     app.get("/api/v1/auth/me", &t.admin_key)
         .await
-        .expect_error(401, "unauthorized");
+        .expect_error(401, "invalid_token");
     // the row is still there for the operator
     let tenant_id = t.id;
     let tenant = app

@@ -75,7 +75,7 @@ async fn bootstrap_creates_a_working_admin_and_is_idempotent() {
     assert!(other.created);
     app.login("bob@example.com", "anything-at-all")
         .await
-        .expect_error(401, "unauthorized");
+        .expect_error(401, "invalid_credentials");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -139,7 +139,7 @@ async fn sync_requests_answer_202_with_one_pending_job() {
             json!({"environment_id": bare_env}),
         )
         .await;
-    let msg = resp.expect_error(422, "validation_failed");
+    let msg = resp.expect_error(409, "environment_missing_n8n_api_key");
     assert!(msg.contains("API key"), "{msg}");
     let resp = app
         .post(
@@ -148,7 +148,7 @@ async fn sync_requests_answer_202_with_one_pending_job() {
             json!({"environment_id": bare_env}),
         )
         .await;
-    let msg = resp.expect_error(422, "validation_failed");
+    let msg = resp.expect_error(409, "git_not_configured");
     assert!(msg.contains("Git repository"), "{msg}");
 
     // roles, tenants, bodies
@@ -158,28 +158,28 @@ async fn sync_requests_answer_202_with_one_pending_job() {
         json!({}),
     )
     .await
-    .expect_error(403, "forbidden");
+    .expect_error(403, "insufficient_role");
     app.post(
         "/api/v1/canonical/sync-repo",
         &viewer,
         json!({"environment_id": env}),
     )
     .await
-    .expect_error(403, "forbidden");
+    .expect_error(403, "insufficient_role");
     app.post(
         &format!("/api/v1/environments/{b_env}/sync"),
         &dev_key,
         json!({}),
     )
     .await
-    .expect_error(404, "not_found");
+    .expect_error(404, "environment_not_found");
     app.post(
         "/api/v1/canonical/sync/request",
         &dev_key,
         json!({"environment_id": b_env}),
     )
     .await
-    .expect_error(404, "not_found");
+    .expect_error(404, "environment_not_found");
     app.post(
         "/api/v1/canonical/sync/request",
         &dev_key,
@@ -201,7 +201,7 @@ async fn sync_requests_answer_202_with_one_pending_job() {
     // reconcile: admin only, no pile-up
     app.post("/api/v1/canonical/reconcile", &dev_key, json!({}))
         .await
-        .expect_error(403, "forbidden");
+        .expect_error(403, "insufficient_role");
     let r1 = job_of(
         &app.post("/api/v1/canonical/reconcile", &a.admin_key, json!({}))
             .await,
@@ -262,7 +262,7 @@ async fn sync_requests_answer_202_with_one_pending_job() {
         &b.admin_key,
     )
     .await
-    .expect_error(404, "not_found");
+    .expect_error(404, "job_not_found");
     assert_eq!(
         app.get("/api/v1/jobs", &b.admin_key).await.json()["pagination"]["total"],
         0
@@ -365,7 +365,7 @@ async fn linking_checks_roles_tenants_and_conflicts() {
 
     app.post("/api/v1/canonical/link", &w.viewer, link("u1", w.c1))
         .await
-        .expect_error(403, "forbidden");
+        .expect_error(403, "insufficient_role");
 
     let resp = app
         .post("/api/v1/canonical/link", &w.dev_key, link("u1", w.c1))
@@ -399,7 +399,7 @@ async fn linking_checks_roles_tenants_and_conflicts() {
     let msg = app
         .post("/api/v1/canonical/link", &w.dev_key, link("u2", w.c1))
         .await
-        .expect_error(409, "conflict");
+        .expect_error(409, "canonical_already_mapped");
     assert!(
         msg.contains("already mapped") && msg.contains("u1"),
         "{msg}"
@@ -407,18 +407,18 @@ async fn linking_checks_roles_tenants_and_conflicts() {
     let msg = app
         .post("/api/v1/canonical/link", &w.dev_key, link("u2", w.c_taken))
         .await
-        .expect_error(409, "conflict");
+        .expect_error(409, "canonical_already_mapped");
     assert!(msg.contains("d-taken"), "{msg}");
     // only untracked workflows can be linked
     let msg = app
         .post("/api/v1/canonical/link", &w.dev_key, link("i1", w.c_taken))
         .await
-        .expect_error(409, "conflict");
+        .expect_error(409, "workflow_not_untracked");
     assert!(msg.contains("unignore"), "{msg}");
     let msg = app
         .post("/api/v1/canonical/link", &w.dev_key, link("u1", w.c_taken))
         .await
-        .expect_error(409, "conflict");
+        .expect_error(409, "workflow_not_untracked");
     assert!(msg.contains("linked"), "{msg}");
     // deleted, unknown, other tenant's canonical; unknown workflow
     let resp = app
@@ -428,14 +428,14 @@ async fn linking_checks_roles_tenants_and_conflicts() {
             link("u2", w.c_deleted),
         )
         .await;
-    let msg = resp.expect_error(422, "validation_failed");
+    let msg = resp.expect_error(409, "canonical_workflow_deleted");
     assert!(msg.contains("deleted"), "{msg}");
     assert_eq!(resp.json()["error"]["details"]["field"], "canonical_id");
     for canonical in [Uuid::new_v4(), w.b_canonical] {
         let resp = app
             .post("/api/v1/canonical/link", &w.dev_key, link("u2", canonical))
             .await;
-        resp.expect_error(422, "validation_failed");
+        resp.expect_error(409, "unknown_canonical_workflow");
         assert_eq!(resp.json()["error"]["details"]["field"], "canonical_id");
     }
     let resp = app
@@ -445,7 +445,7 @@ async fn linking_checks_roles_tenants_and_conflicts() {
             link("nope", w.c_taken),
         )
         .await;
-    let msg = resp.expect_error(422, "validation_failed");
+    let msg = resp.expect_error(409, "workflow_not_in_environment");
     assert!(msg.contains("nope"), "{msg}");
     assert_eq!(resp.json()["error"]["details"]["field"], "n8n_workflow_id");
     // another tenant's environment (and its workflow)
@@ -455,10 +455,10 @@ async fn linking_checks_roles_tenants_and_conflicts() {
         json!({"environment_id": w.b_env, "n8n_workflow_id": "bu", "canonical_id": w.c_taken}),
     )
     .await
-    .expect_error(404, "not_found");
+    .expect_error(404, "environment_not_found");
     app.post("/api/v1/canonical/link", &w.dev_key, link("", w.c1))
         .await
-        .expect_error(422, "validation_failed");
+        .expect_error(422, "invalid_n8n_workflow_id");
     // nothing above changed u2
     let u2 = app.get("/api/v1/workflows?search=u2", &w.viewer).await;
     assert_eq!(u2.json()["data"][0]["status"], "untracked");
@@ -480,10 +480,10 @@ async fn ignore_and_unignore() {
 
     app.post("/api/v1/canonical/ignore", &w.viewer, body("u2"))
         .await
-        .expect_error(403, "forbidden");
+        .expect_error(403, "insufficient_role");
     app.post("/api/v1/canonical/unignore", &w.viewer, body("i1"))
         .await
-        .expect_error(403, "forbidden");
+        .expect_error(403, "insufficient_role");
 
     let resp = app
         .post("/api/v1/canonical/ignore", &w.dev_key, body("u2"))
@@ -527,19 +527,19 @@ async fn ignore_and_unignore() {
     let msg = app
         .post("/api/v1/canonical/ignore", &w.dev_key, body("x1"))
         .await
-        .expect_error(409, "conflict");
+        .expect_error(409, "workflow_mapping_deleted");
     assert!(msg.contains("deleted"), "{msg}");
     assert_eq!(status_of("x1").await, "deleted");
     app.post("/api/v1/canonical/ignore", &w.dev_key, body("nope"))
         .await
-        .expect_error(422, "validation_failed");
+        .expect_error(409, "workflow_not_in_environment");
     app.post(
         "/api/v1/canonical/ignore",
         &w.dev_key,
         json!({"environment_id": w.b_env, "n8n_workflow_id": "bu"}),
     )
     .await
-    .expect_error(404, "not_found");
+    .expect_error(404, "environment_not_found");
     app.post(
         "/api/v1/canonical/unignore",
         &w.dev_key,
@@ -593,7 +593,7 @@ async fn onboarding_preflight_inventory_and_completion() {
     let path = format!("/api/v1/canonical/onboard/preflight?environment_id={env}");
     app.get(&path, &dev_key)
         .await
-        .expect_error(403, "forbidden");
+        .expect_error(403, "insufficient_role");
     let resp = app.get(&path, &a.admin_key).await;
     assert_eq!(resp.status, 200, "{}", resp.text);
     let p = &resp.json()["data"];
@@ -625,7 +625,7 @@ async fn onboarding_preflight_inventory_and_completion() {
         &a.admin_key,
     )
     .await
-    .expect_error(404, "not_found");
+    .expect_error(404, "environment_not_found");
     let msg = app
         .get("/api/v1/canonical/onboard/preflight", &a.admin_key)
         .await
@@ -640,7 +640,7 @@ async fn onboarding_preflight_inventory_and_completion() {
         body.clone(),
     )
     .await
-    .expect_error(403, "forbidden");
+    .expect_error(403, "insufficient_role");
     let j1 = job_of(
         &app.post(
             "/api/v1/canonical/onboard/inventory",
@@ -661,14 +661,14 @@ async fn onboarding_preflight_inventory_and_completion() {
         json!({"environment_id": down}),
     )
     .await
-    .expect_error(422, "validation_failed");
+    .expect_error(409, "git_not_configured");
     app.post(
         "/api/v1/canonical/onboard/inventory",
         &a.admin_key,
         json!({"environment_id": b_env}),
     )
     .await
-    .expect_error(404, "not_found");
+    .expect_error(404, "environment_not_found");
 
     // completion: viewers may read it
     let resp = app
@@ -688,7 +688,7 @@ async fn onboarding_preflight_inventory_and_completion() {
         &viewer,
     )
     .await
-    .expect_error(404, "not_found");
+    .expect_error(404, "environment_not_found");
     app.get(
         "/api/v1/canonical/onboard/completion?environment_id=zz",
         &viewer,

@@ -152,10 +152,10 @@ async fn create_get_update_delete_with_secrets_encrypted_and_never_returned() {
     assert_eq!(deleted.json()["data"]["deleted"], true);
     app.get(&format!("/api/v1/environments/{id}"), &t.admin_key)
         .await
-        .expect_error(404, "not_found");
+        .expect_error(404, "environment_not_found");
     app.delete(&format!("/api/v1/environments/{id}"), &t.admin_key)
         .await
-        .expect_error(404, "not_found");
+        .expect_error(404, "environment_not_found");
 
     for body in &bodies {
         for secret in [
@@ -181,13 +181,13 @@ async fn another_tenants_environment_is_not_found() {
     let path = format!("/api/v1/environments/{b_env}");
     app.get(&path, &a.admin_key)
         .await
-        .expect_error(404, "not_found");
+        .expect_error(404, "environment_not_found");
     app.patch(&path, &a.admin_key, json!({ "name": "hijacked" }))
         .await
-        .expect_error(404, "not_found");
+        .expect_error(404, "environment_not_found");
     app.delete(&path, &a.admin_key)
         .await
-        .expect_error(404, "not_found");
+        .expect_error(404, "environment_not_found");
 
     // A's list shows only A's environment; B's is untouched
     let list = app.get("/api/v1/environments", &a.admin_key).await.json();
@@ -220,7 +220,7 @@ async fn duplicate_names_conflict_with_the_field_named() {
             json!({ "name": "dev", "url": "https://other.example.com" }),
         )
         .await;
-    let msg = resp.expect_error(409, "conflict");
+    let msg = resp.expect_error(409, "environment_name_taken");
     assert!(msg.contains("name"), "{msg}");
     assert_eq!(resp.json()["error"]["details"]["field"], "name");
 
@@ -232,7 +232,7 @@ async fn duplicate_names_conflict_with_the_field_named() {
         json!({ "name": "dev" }),
     )
     .await
-    .expect_error(409, "conflict");
+    .expect_error(409, "environment_name_taken");
     // and renaming onto itself is fine
     let same = app
         .patch(
@@ -255,29 +255,19 @@ async fn validation_errors_name_the_problem() {
         b
     };
     let cases: Vec<(Value, u16, &str, &str)> = vec![
-        (with("name", json!("   ")), 422, "validation_failed", "name"),
+        (with("name", json!("   ")), 422, "invalid_name", "name"),
         (
             with("name", json!("x".repeat(101))),
             422,
-            "validation_failed",
+            "invalid_name",
             "name",
         ),
-        (
-            with("url", json!("ftp://x")),
-            422,
-            "validation_failed",
-            "url",
-        ),
-        (
-            with("url", json!("not a url")),
-            422,
-            "validation_failed",
-            "url",
-        ),
+        (with("url", json!("ftp://x")), 422, "invalid_url", "url"),
+        (with("url", json!("not a url")), 422, "invalid_url", "url"),
         (
             with("url", json!("https://u:p@h.example.com")),
             422,
-            "validation_failed",
+            "invalid_url",
             "credentials",
         ),
         (
@@ -325,7 +315,7 @@ async fn validation_errors_name_the_problem() {
         (
             with("api_key", json!("")),
             422,
-            "validation_failed",
+            "invalid_n8n_api_key",
             "api_key",
         ),
         (with("name", json!(42)), 422, "invalid_body", "name"),
@@ -363,10 +353,10 @@ async fn validation_errors_name_the_problem() {
     let id = app.environment(&t, "dev").await;
     let path = format!("/api/v1/environments/{id}");
     for (body, code, needle) in [
-        (json!({}), "validation_failed", "at least one field"),
+        (json!({}), "empty_update", "at least one field"),
         (json!({ "name": null }), "invalid_body", "name"),
         (json!({ "git_branch": null }), "invalid_body", "git_branch"),
-        (json!({ "url": "ftp://x" }), "validation_failed", "url"),
+        (json!({ "url": "ftp://x" }), "invalid_url", "url"),
         (
             json!({ "tenant_id": Uuid::new_v4() }),
             "invalid_body",

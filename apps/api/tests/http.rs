@@ -39,7 +39,7 @@ async fn health_readiness_and_envelopes() {
     let not_ready = app
         .call(Method::GET, "/api/v1/health/ready", None, None)
         .await;
-    let msg = not_ready.expect_error(503, "service_unavailable");
+    let msg = not_ready.expect_error(503, "not_ready");
     assert!(msg.contains("migrations not applied"), "{msg}");
 }
 

@@ -92,3 +92,45 @@ async fn the_document_is_served() {
     assert_eq!(resp.status, 200);
     assert_eq!(resp.json(), doc());
 }
+
+/// The contract states what the handlers check, so that clients and schemathesis can rely on it.
+#[test]
+fn the_document_states_limits_and_formats() {
+    let doc = doc();
+    let params = |path: &str| doc["paths"][path]["get"]["parameters"].clone();
+    let find = |params: &Value, name: &str| {
+        params
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no parameter {name}"))
+    };
+    let page = find(&params("/api/v1/environments"), "page");
+    assert_eq!(page["schema"]["maximum"], 1_000_000);
+    let env = find(&params("/api/v1/jobs"), "environment_id");
+    assert_eq!(env["schema"]["format"], "uuid");
+    let from = find(&params("/api/v1/workflows/{canonical_id}/diff"), "from");
+    assert_eq!(from["required"], true);
+    let update = &doc["components"]["schemas"]["UpdateEnvironmentRequest"];
+    assert_eq!(update["minProperties"], 1);
+    assert!(update.get("maxProperties").is_none());
+    // a field that may be absent but not null is not nullable
+    assert_eq!(update["properties"]["name"]["type"], "string");
+    // every operation with a body documents 415
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if op.get("requestBody").is_some() {
+                assert!(
+                    op["responses"].get("415").is_some(),
+                    "{method} {path} does not document 415"
+                );
+            }
+        }
+    }
+    // SSE events are objects framed on the wire
+    let sse = &doc["paths"]["/api/v1/sse/background-jobs"]["get"]["responses"]["200"]["content"]
+        ["text/event-stream"]["schema"]["$ref"];
+    assert_eq!(sse, "#/components/schemas/SseEvent");
+}

@@ -245,7 +245,7 @@ async fn a_stream_never_sees_another_tenants_events() {
             &b.admin_key,
         )
         .await;
-    resp.expect_error(404, "not_found");
+    resp.expect_error(404, "job_not_found");
     let resp = app
         .send(
             app.client
@@ -254,7 +254,7 @@ async fn a_stream_never_sees_another_tenants_events() {
                 .header("Last-Event-ID", "0"),
         )
         .await;
-    resp.expect_error(404, "not_found");
+    resp.expect_error(404, "job_not_found");
 
     let mut all_b = Sse::open(&app, "/api/v1/sse/background-jobs", &b.admin_key, None).await;
     let snap = all_b.next_event(WAIT).await.unwrap();
@@ -312,7 +312,7 @@ async fn keep_alives_bad_resume_ids_and_roles() {
             None,
         )
         .await;
-    resp.expect_error(401, "unauthorized");
+    resp.expect_error(401, "authentication_required");
     let resp = app
         .send(
             app.client

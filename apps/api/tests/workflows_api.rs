@@ -452,12 +452,12 @@ async fn bad_query_values_are_400_with_a_message() {
         w.app
             .get(&path, &w.viewer)
             .await
-            .expect_error(404, "not_found");
+            .expect_error(404, "environment_not_found");
     }
     w.app
         .call(reqwest::Method::GET, "/api/v1/workflows/matrix", None, None)
         .await
-        .expect_error(401, "unauthorized");
+        .expect_error(401, "authentication_required");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -592,7 +592,7 @@ async fn canonical_list_and_detail() {
             &w.viewer,
         )
         .await
-        .expect_error(404, "not_found");
+        .expect_error(404, "canonical_workflow_not_found");
     w.app
         .get("/api/v1/canonical/workflows/nope", &w.viewer)
         .await
@@ -704,7 +704,7 @@ async fn workflow_versions_and_node_diff() {
             &w.viewer,
         )
         .await;
-    let msg = resp.expect_error(404, "not_found");
+    let msg = resp.expect_error(404, "workflow_version_not_found");
     assert!(msg.contains("no stored version"), "{msg}");
     let resp = w
         .app
@@ -716,11 +716,11 @@ async fn workflow_versions_and_node_diff() {
             &w.viewer,
         )
         .await;
-    resp.expect_error(404, "not_found");
+    resp.expect_error(404, "canonical_workflow_not_found");
     w.app
         .get(&format!("/api/v1/workflows/{}", w.b_canonical), &w.viewer)
         .await
-        .expect_error(404, "not_found");
+        .expect_error(404, "canonical_workflow_not_found");
     w.app
         .get("/api/v1/workflows/not-a-uuid", &w.viewer)
         .await

@@ -125,8 +125,17 @@ async fn a_repository_sync_against_a_silent_git_remote_times_out_and_frees_the_e
     let tenant = f.tenant;
     let repo_job =
         f.db.tenant_tx(tenant, move |conn| {
-            async move { wfops_engine::jobs::enqueue(conn, tenant, &wfops_engine::jobs::RepositorySync { environment_id: env }).await }
-                .scope_boxed()
+            async move {
+                wfops_engine::jobs::enqueue(
+                    conn,
+                    tenant,
+                    &wfops_engine::jobs::RepositorySync {
+                        environment_id: env,
+                    },
+                )
+                .await
+            }
+            .scope_boxed()
         })
         .await
         .unwrap()
@@ -153,8 +162,17 @@ async fn a_repository_sync_against_a_silent_git_remote_times_out_and_frees_the_e
     // the environment's lock is free between attempts: its ordinary sync runs to the end
     let sync_job =
         f.db.tenant_tx(tenant, move |conn| {
-            async move { wfops_engine::jobs::enqueue(conn, tenant, &wfops_engine::jobs::EnvironmentSync { environment_id: env }).await }
-                .scope_boxed()
+            async move {
+                wfops_engine::jobs::enqueue(
+                    conn,
+                    tenant,
+                    &wfops_engine::jobs::EnvironmentSync {
+                        environment_id: env,
+                    },
+                )
+                .await
+            }
+            .scope_boxed()
         })
         .await
         .unwrap()
@@ -183,8 +201,17 @@ async fn an_environment_sync_against_a_silent_n8n_times_out_with_a_clear_error()
     let tenant = f.tenant;
     let job =
         f.db.tenant_tx(tenant, move |conn| {
-            async move { wfops_engine::jobs::enqueue(conn, tenant, &wfops_engine::jobs::EnvironmentSync { environment_id: env }).await }
-                .scope_boxed()
+            async move {
+                wfops_engine::jobs::enqueue(
+                    conn,
+                    tenant,
+                    &wfops_engine::jobs::EnvironmentSync {
+                        environment_id: env,
+                    },
+                )
+                .await
+            }
+            .scope_boxed()
         })
         .await
         .unwrap()

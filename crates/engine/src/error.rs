@@ -107,12 +107,74 @@ impl EngineError {
         }
     }
 
+    /// What went wrong, as a closed set a caller can map to its own error codes without
+    /// depending on the Git and n8n adapter crates.
+    pub fn kind(&self) -> EngineErrorKind {
+        use wfops_git::GitError as G;
+        use wfops_n8n::ProviderError as P;
+        use EngineErrorKind as K;
+        match self {
+            EngineError::Db(_) => K::Database,
+            EngineError::Provider { source, .. } => match source {
+                P::Unauthorized { .. } | P::Forbidden { .. } => K::N8nAuthFailed,
+                P::RateLimited { .. }
+                | P::Unavailable { .. }
+                | P::Timeout { .. }
+                | P::Connection { .. } => K::N8nUnreachable,
+                _ => K::N8nRequestFailed,
+            },
+            EngineError::EnvironmentNotFound(_) => K::EnvironmentNotFound,
+            EngineError::EnvironmentConfig { .. } => K::EnvironmentMisconfigured,
+            EngineError::Git { source, .. } => match source {
+                G::Unreachable { .. } => K::GitRemoteUnreachable,
+                G::AuthFailed { .. } => K::GitAuthFailed,
+                G::BranchNotFound { .. } => K::GitBranchNotFound,
+                G::PushRejected { .. } => K::GitPushRejected,
+                _ => K::GitFailed,
+            },
+            EngineError::GitNotConfigured { .. } => K::GitNotConfigured,
+            EngineError::Canonical(_) => K::CanonicalRule,
+            EngineError::Config(_) | EngineError::LeaseLost(_) | EngineError::Internal(_) => {
+                K::Internal
+            }
+        }
+    }
+
     pub(crate) fn provider(environment: &str, source: wfops_n8n::ProviderError) -> Self {
         EngineError::Provider {
             environment: environment.to_owned(),
             source,
         }
     }
+}
+
+/// The class of an [`EngineError`], for mapping to API error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineErrorKind {
+    /// The database failed (see the wrapped `wfops_db::Error`).
+    Database,
+    EnvironmentNotFound,
+    /// The environment can not be used as configured (no API key, a secret that does not
+    /// decrypt, …).
+    EnvironmentMisconfigured,
+    /// n8n did not answer (connection refused, timeout, 5xx, rate limited).
+    N8nUnreachable,
+    /// n8n refused the API key.
+    N8nAuthFailed,
+    /// n8n answered with another error.
+    N8nRequestFailed,
+    GitRemoteUnreachable,
+    GitAuthFailed,
+    GitBranchNotFound,
+    GitPushRejected,
+    /// Another Git failure (not a repository, bad path, I/O, …).
+    GitFailed,
+    /// No Git repository or folder configured.
+    GitNotConfigured,
+    /// A canonical-identity rule refused.
+    CanonicalRule,
+    /// A bug or a misconfigured installation.
+    Internal,
 }
 
 /// Shorthand for engine results.
@@ -162,6 +224,46 @@ mod tests {
             silent.to_string(),
             "environment dev: git remote https://git.example.com/org/repo.git did not answer in \
              time: could not read from socket: timed out"
+        );
+    }
+
+    #[test]
+    fn kinds_name_the_cause() {
+        let git = |source| EngineError::Git {
+            environment: "dev".into(),
+            source,
+        };
+        assert_eq!(
+            git(wfops_git::GitError::Unreachable {
+                url: "https://git.example.com/r.git".into(),
+                message: "timed out".into(),
+            })
+            .kind(),
+            EngineErrorKind::GitRemoteUnreachable
+        );
+        assert_eq!(
+            git(wfops_git::GitError::BranchNotFound {
+                url: "/r.git".into(),
+                branch: "main".into(),
+            })
+            .kind(),
+            EngineErrorKind::GitBranchNotFound
+        );
+        let n8n = EngineError::provider(
+            "dev",
+            ProviderError::Unauthorized {
+                status: 401,
+                message: "unauthorized".into(),
+            },
+        );
+        assert_eq!(n8n.kind(), EngineErrorKind::N8nAuthFailed);
+        assert_eq!(
+            EngineError::EnvironmentNotFound(Uuid::nil()).kind(),
+            EngineErrorKind::EnvironmentNotFound
+        );
+        assert_eq!(
+            EngineError::Db(wfops_db::Error::NotFound).kind(),
+            EngineErrorKind::Database
         );
     }
 }

@@ -14,4 +14,4 @@ pub mod repo_sync;
 pub use context::{
     load_environment, Checkpoint, EngineCtx, LoadedEnvironment, N8nOptions, NoProgress, Progress,
 };
-pub use error::{EngineError, Result};
+pub use error::{EngineError, EngineErrorKind, Result};

@@ -158,6 +158,13 @@ fn url_with_scheme(scheme: &str, rest: &str) -> Result<Transport, String> {
     if host.is_empty() {
         return Err("the URL has no host".into());
     }
+    if !hostport_chars_ok(hostport) {
+        return Err(
+            "the host must be a name of ASCII letters, digits and `.-_~!$&'()*+,;=%` (an IPv6 \
+             literal only as [::1])"
+                .into(),
+        );
+    }
     if host.starts_with('-') {
         return Err("the host must not begin with '-'".into());
     }
@@ -212,6 +219,16 @@ fn scp_like(url: &str) -> Result<Transport, String> {
     if host.starts_with('-') || user.is_some_and(|u| u.starts_with('-')) {
         return Err("the host must not begin with '-'".into());
     }
+    let word = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    };
+    if !word(host) || !user.is_none_or(word) {
+        return Err(
+            "the user and host of an scp-like URL are ASCII letters, digits, '.', '_' and '-'"
+                .into(),
+        );
+    }
     if path.is_empty() {
         return Err("the scp-like URL has no repository path".into());
     }
@@ -225,6 +242,15 @@ fn is_scp_like(url: &str) -> bool {
         (Some(colon), None) => colon > 0,
         _ => false,
     }
+}
+
+/// Registered-name characters (and a port); the one IPv6 literal accepted is the loopback
+/// `[::1]`, which the loopback-only transports need. Non-ASCII hosts are refused: their
+/// IDNA mapping is the resolver's business and differs between Git builds.
+fn hostport_chars_ok(hostport: &str) -> bool {
+    let rest = hostport.strip_prefix("[::1]").unwrap_or(hostport);
+    rest.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._~!$&'()*+,;=%:-".contains(&b))
 }
 
 fn host_of(hostport: &str) -> &str {
@@ -265,7 +291,7 @@ pub fn branch(name: &str) -> Result<(), Invalid> {
     if name.starts_with('-') {
         return invalid("it must not begin with '-'");
     }
-    if name.chars().any(|c| c.is_ascii_control() || c == ' ') {
+    if name.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return invalid("it must not contain spaces or control characters");
     }
     if let Some(c) = name

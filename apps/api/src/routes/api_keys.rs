@@ -9,16 +9,24 @@ use wfops_db::ScopedFutureExt;
 use wfops_tenancy::{api_key, Role};
 
 use crate::auth::{Auth, RequestMeta};
-use crate::envelope::{Envelope, ErrorBody, PageQuery, Paginated};
-use crate::error::ApiError;
+use crate::envelope::{Envelope, ErrorBody, Paginated};
+use crate::error::{ApiError, Code};
 use crate::extract::Body;
+use crate::routes::common::validate_name;
+use crate::routes::query::PageQuery;
 use crate::routes::{record, RoleName};
 use crate::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKeyRequest {
-    /// What the key is for, e.g. `ci-pipeline`.
+    /// What the key is for, e.g. `ci-pipeline`: 1 to 100 characters, not blank, no control
+    /// characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
     #[schema(value_type = RoleName)]
     pub role: Role,
@@ -65,25 +73,6 @@ pub struct CreatedApiKey {
     pub key_view: ApiKeyView,
     /// The full key. Store it now: it is not shown again.
     pub key: String,
-}
-
-const MAX_NAME_CHARS: usize = 100;
-
-pub(crate) fn validate_name(field: &str, name: &str) -> Result<String, ApiError> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(ApiError::field(field, "must not be empty"));
-    }
-    if name.chars().count() > MAX_NAME_CHARS {
-        return Err(ApiError::field(field, "must be at most 100 characters"));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(ApiError::field(
-            field,
-            "must not contain control characters",
-        ));
-    }
-    Ok(name.to_string())
 }
 
 /// Lists the tenant's API keys, newest first.
@@ -236,7 +225,9 @@ pub async fn revoke(
         })
         .await
         .map_err(|e| match e {
-            wfops_db::Error::NotFound => ApiError::NotFound(format!("API key {id} not found")),
+            wfops_db::Error::NotFound => {
+                ApiError::new(Code::ApiKeyNotFound, format!("API key {id} not found"))
+            }
             other => other.into(),
         })?;
     Ok(HttpResponse::Ok().json(Envelope::with_message(

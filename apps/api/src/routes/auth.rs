@@ -10,7 +10,7 @@ use wfops_tenancy::{normalize_email, password, Actor, Claims, Role};
 
 use crate::auth::Auth;
 use crate::envelope::{Envelope, ErrorBody};
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::extract::Body;
 use crate::routes::RoleName;
 use crate::AppState;
@@ -77,7 +77,11 @@ pub struct LogoutView {
 }
 
 fn bad_credentials() -> ApiError {
-    ApiError::unauthorized("invalid email or password")
+    ApiError::Unauthorized {
+        code: Code::InvalidCredentials,
+        message: "invalid email or password".into(),
+        challenge: r#"Bearer realm="workflowops""#,
+    }
 }
 
 /// Exchanges email and password for a JWT. Unknown accounts, wrong passwords and deactivated
@@ -88,7 +92,7 @@ fn bad_credentials() -> ApiError {
     responses(
         (status = 200, description = "Logged in", body = Envelope<LoginResponse>),
         (status = 401, description = "Invalid email or password", body = ErrorBody),
-        (status = 422, description = "Malformed email or body", body = ErrorBody),
+        (status = 422, description = "The body does not have the expected shape", body = ErrorBody),
         (status = 429, description = "Too many attempts from this address", body = ErrorBody)
     )
 )]
@@ -97,7 +101,11 @@ pub async fn login(
     body: Body<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let LoginRequest { email, password } = body.0;
-    let email = normalize_email(&email)?;
+    // Any string is a well-formed login attempt; one that is not an email address matches no
+    // account and gets the same answer as an unknown one.
+    let Ok(email) = normalize_email(&email) else {
+        return Err(bad_credentials());
+    };
     let lookup = email.clone();
     let row = state
         .db
@@ -158,13 +166,14 @@ pub async fn login(
     responses(
         (status = 200, description = "Token revoked", body = Envelope<LogoutView>),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
-        (status = 422, description = "The caller is an API key (revoke it with DELETE /api/v1/api-keys/{id})", body = ErrorBody)
+        (status = 403, description = "The caller is an API key (revoke it with DELETE /api/v1/api-keys/{id})", body = ErrorBody)
     )
 )]
 pub async fn logout(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
     auth.require(Role::Viewer)?;
     let Some(session) = auth.session.clone() else {
-        return Err(ApiError::validation(
+        return Err(ApiError::new(
+            Code::SessionRequired,
             "an API key has no session; revoke it with DELETE /api/v1/api-keys/{id}",
         ));
     };

@@ -20,14 +20,14 @@ use wfops_tenancy::Role;
 
 use crate::auth::{Auth, RequestMeta};
 use crate::envelope::{Envelope, ErrorBody, Paginated};
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::extract::Body;
+use crate::routes::common::ensure_environment;
 use crate::routes::jobs::{accepted, JobView};
 use crate::routes::query;
 use crate::routes::record;
 use crate::routes::workflows::{
-    ensure_environment, load_detail, mapping_page, CanonicalView, DiffStateItem, GitStateItem,
-    MappingItem,
+    load_detail, mapping_page, CanonicalView, DiffStateItem, GitStateItem, MappingItem,
 };
 use crate::AppState;
 
@@ -70,7 +70,8 @@ impl EnvironmentJob {
             EnvironmentJob::RepositorySync | EnvironmentJob::OnboardingInventory
         );
         if needs_n8n && env.api_key_encrypted.is_none() {
-            return Err(ApiError::field(
+            return Err(ApiError::at(
+                Code::EnvironmentMissingN8nApiKey,
                 "environment_id",
                 format!(
                     "environment {} has no n8n API key; set one with PATCH /api/v1/environments/{}",
@@ -79,7 +80,8 @@ impl EnvironmentJob {
             ));
         }
         if needs_git && (env.git_repo_url.is_none() || env.git_folder.is_none()) {
-            return Err(ApiError::field(
+            return Err(ApiError::at(
+                Code::GitNotConfigured,
                 "environment_id",
                 format!(
                     "environment {} has no Git repository and folder configured \
@@ -156,7 +158,7 @@ pub(crate) async fn start_environment_job(
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "Requires developer", body = ErrorBody),
         (status = 404, description = "No such environment in this tenant", body = ErrorBody),
-        (status = 422, description = "The environment has no n8n API key", body = ErrorBody)
+        (status = 409, description = "The environment has no n8n API key", body = ErrorBody)
     )
 )]
 pub async fn sync_environment(
@@ -186,7 +188,8 @@ pub async fn sync_environment(
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "Requires developer", body = ErrorBody),
         (status = 404, description = "No such environment in this tenant", body = ErrorBody),
-        (status = 422, description = "Bad body, or the environment has no n8n API key", body = ErrorBody)
+        (status = 409, description = "The environment has no n8n API key", body = ErrorBody),
+        (status = 422, description = "The body does not have the expected shape", body = ErrorBody)
     )
 )]
 pub async fn sync_request(
@@ -211,7 +214,8 @@ pub async fn sync_request(
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "Requires developer", body = ErrorBody),
         (status = 404, description = "No such environment in this tenant", body = ErrorBody),
-        (status = 422, description = "Bad body, or the environment has no Git repository/folder", body = ErrorBody)
+        (status = 409, description = "The environment has no Git repository/folder", body = ErrorBody),
+        (status = 422, description = "The body does not have the expected shape", body = ErrorBody)
     )
 )]
 pub async fn sync_repo(
@@ -274,8 +278,9 @@ pub async fn reconcile(
 #[into_params(parameter_in = Query)]
 pub struct CanonicalListQuery {
     /// Case-insensitive part of the name or slug.
+    #[param(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub search: Option<String>,
-    #[param(value_type = Option<u32>, minimum = 1)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1_000_000)]
     pub page: Option<String>,
     #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
     pub page_size: Option<String>,
@@ -355,8 +360,9 @@ pub struct UntrackedQuery {
     #[param(value_type = Option<Uuid>)]
     pub environment_id: Option<String>,
     /// Case-insensitive part of the workflow name, or exactly its n8n id.
+    #[param(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub search: Option<String>,
-    #[param(value_type = Option<u32>, minimum = 1)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1_000_000)]
     pub page: Option<String>,
     #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
     pub page_size: Option<String>,
@@ -397,7 +403,13 @@ pub async fn untracked(
 #[serde(deny_unknown_fields)]
 pub struct LinkRequest {
     pub environment_id: Uuid,
-    /// The workflow's id in that environment's n8n.
+    /// The workflow's id in that environment's n8n: 1 to 255 characters, not blank, no control
+    /// characters.
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub n8n_workflow_id: String,
     pub canonical_id: Uuid,
 }
@@ -406,7 +418,13 @@ pub struct LinkRequest {
 #[serde(deny_unknown_fields)]
 pub struct WorkflowRequest {
     pub environment_id: Uuid,
-    /// The workflow's id in that environment's n8n.
+    /// The workflow's id in that environment's n8n: 1 to 255 characters, not blank, no control
+    /// characters.
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub n8n_workflow_id: String,
 }
 
@@ -421,18 +439,12 @@ pub struct MappingChange {
 }
 
 fn validate_n8n_id(raw: &str) -> Result<String, ApiError> {
-    let id = raw.trim();
-    if id.is_empty() || id.len() > 255 || id.chars().any(char::is_control) {
-        return Err(ApiError::field(
-            "n8n_workflow_id",
-            "must be a non-empty n8n workflow id of at most 255 characters",
-        ));
-    }
-    Ok(id.to_string())
+    crate::routes::common::text("n8n_workflow_id", raw, 255)
 }
 
 fn unknown_workflow(env: &Environment, n8n_id: &str) -> ApiError {
-    ApiError::field(
+    ApiError::at(
+        Code::WorkflowNotInEnvironment,
         "n8n_workflow_id",
         format!(
             "environment {} has no workflow with n8n id `{n8n_id}` (run a sync first?)",
@@ -466,8 +478,8 @@ async fn mapping_view(
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "Requires developer", body = ErrorBody),
         (status = 404, description = "No such environment in this tenant", body = ErrorBody),
-        (status = 409, description = "The canonical workflow is already mapped in that environment, or the workflow is not untracked", body = ErrorBody),
-        (status = 422, description = "Unknown workflow or canonical workflow, or a deleted canonical workflow", body = ErrorBody)
+        (status = 409, description = "The canonical workflow is already mapped in that environment, the workflow is not untracked, unknown workflow or canonical workflow, or a deleted canonical workflow", body = ErrorBody),
+        (status = 422, description = "The body does not have the expected shape, or a value is invalid", body = ErrorBody)
     )
 )]
 pub async fn link(
@@ -493,7 +505,8 @@ pub async fn link(
                 let canonical = match views::canonical_get(conn, canonical_id).await {
                     Ok(c) => c,
                     Err(wfops_db::Error::NotFound) => {
-                        return Err(ApiError::field(
+                        return Err(ApiError::at(
+                            Code::UnknownCanonicalWorkflow,
                             "canonical_id",
                             format!("no canonical workflow {canonical_id} in this tenant"),
                         ))
@@ -501,7 +514,8 @@ pub async fn link(
                     Err(e) => return Err(e.into()),
                 };
                 if canonical.deleted_at.is_some() {
-                    return Err(ApiError::field(
+                    return Err(ApiError::at(
+                        Code::CanonicalWorkflowDeleted,
                         "canonical_id",
                         format!(
                             "canonical workflow {} ({}) is deleted and can not be linked",
@@ -524,14 +538,15 @@ pub async fn link(
                         MappingStatus::Linked => "; it is linked to another canonical workflow",
                         _ => "",
                     };
-                    return Err(ApiError::Conflict {
-                        message: format!(
+                    return Err(ApiError::at(
+                        Code::WorkflowNotUntracked,
+                        "n8n_workflow_id",
+                        format!(
                             "workflow `{n8n_ref}` in environment {} is {}; only untracked \
                              workflows can be linked{hint}",
                             env.name, mapping.status
                         ),
-                        field: Some("n8n_workflow_id"),
-                    });
+                    ));
                 }
                 if let Some(other) =
                     views::mapping_of_canonical(conn, environment_id, canonical_id).await?
@@ -545,21 +560,21 @@ pub async fn link(
                         Ok(Some(row)) => row,
                         // changed under us by a sync or another request
                         Ok(None) => {
-                            return Err(ApiError::Conflict {
-                                message: format!(
-                                    "workflow `{n8n_ref}` changed while linking; retry"
-                                ),
-                                field: Some("n8n_workflow_id"),
-                            })
+                            return Err(ApiError::at(
+                                Code::ConcurrentChange,
+                                "n8n_workflow_id",
+                                format!("workflow `{n8n_ref}` changed while linking; retry"),
+                            ))
                         }
                         Err(wfops_db::Error::Conflict { .. }) => {
-                            return Err(ApiError::Conflict {
-                                message: format!(
+                            return Err(ApiError::at(
+                                Code::CanonicalAlreadyMapped,
+                                "canonical_id",
+                                format!(
                                     "canonical workflow {} is already mapped in environment {}",
                                     canonical.canonical_slug, env.name
                                 ),
-                                field: Some("canonical_id"),
-                            })
+                            ))
                         }
                         Err(e) => return Err(e.into()),
                     };
@@ -596,14 +611,15 @@ pub async fn link(
 }
 
 fn already_mapped(env: &Environment, slug: &str, other: &views::MappingView) -> ApiError {
-    ApiError::Conflict {
-        message: format!(
+    ApiError::at(
+        Code::CanonicalAlreadyMapped,
+        "canonical_id",
+        format!(
             "canonical workflow {slug} is already mapped in environment {} (n8n workflow `{}`, \
              {})",
             env.name, other.n8n_workflow_id, other.status
         ),
-        field: Some("canonical_id"),
-    }
+    )
 }
 
 /// Marks a workflow as ignored: no sync changes its status until it is unignored.
@@ -616,8 +632,8 @@ fn already_mapped(env: &Environment, slug: &str, other: &views::MappingView) -> 
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "Requires developer", body = ErrorBody),
         (status = 404, description = "No such environment in this tenant", body = ErrorBody),
-        (status = 409, description = "The mapping is deleted", body = ErrorBody),
-        (status = 422, description = "Unknown workflow", body = ErrorBody)
+        (status = 409, description = "The mapping is deleted, or unknown workflow", body = ErrorBody),
+        (status = 422, description = "The body does not have the expected shape, or a value is invalid", body = ErrorBody)
     )
 )]
 pub async fn ignore(
@@ -640,7 +656,8 @@ pub async fn ignore(
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "Requires developer", body = ErrorBody),
         (status = 404, description = "No such environment in this tenant", body = ErrorBody),
-        (status = 422, description = "Unknown workflow", body = ErrorBody)
+        (status = 409, description = "Unknown workflow", body = ErrorBody),
+        (status = 422, description = "The body does not have the expected shape, or a value is invalid", body = ErrorBody)
     )
 )]
 pub async fn unignore(
@@ -681,14 +698,15 @@ async fn set_ignored(
                     });
                 }
                 if mapping.status == MappingStatus::Deleted {
-                    return Err(ApiError::Conflict {
-                        message: format!(
+                    return Err(ApiError::at(
+                        Code::WorkflowMappingDeleted,
+                        "n8n_workflow_id",
+                        format!(
                             "workflow `{n8n_ref}` in environment {} is deleted; deleted \
                              mappings stay deleted",
                             env.name
                         ),
-                        field: Some("n8n_workflow_id"),
-                    });
+                    ));
                 }
                 let row = if ignore {
                     workflows::ignore(conn, environment_id, n8n_ref).await?

@@ -14,10 +14,11 @@ use wfops_db::ScopedFutureExt;
 use wfops_tenancy::Role;
 
 use crate::auth::{Auth, RequestMeta};
-use crate::envelope::{Envelope, ErrorBody, PageQuery, Paginated};
-use crate::error::ApiError;
+use crate::envelope::{Envelope, ErrorBody, Paginated};
+use crate::error::{ApiError, Code};
 use crate::extract::Body;
-use crate::routes::api_keys::validate_name;
+use crate::routes::common::validate_name;
+use crate::routes::query::PageQuery;
 use crate::routes::record;
 use crate::AppState;
 
@@ -27,6 +28,17 @@ pub enum Provider {
     #[default]
     N8n,
     Make,
+}
+
+/// The providers a request may name: the data model knows `make` too, but no sync serves it
+/// yet, so the contract offers `n8n` only (and the handler refuses `make` with its own code).
+fn requested_provider() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["n8n"]))
+        .default(Some(serde_json::json!("n8n")))
+        .description(Some("Only `n8n` can be synced today."))
+        .build()
 }
 
 impl Provider {
@@ -87,31 +99,56 @@ impl DriftHandlingMode {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateEnvironmentRequest {
-    /// Unique within the tenant.
+    /// Unique within the tenant: 1 to 100 characters, not blank, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
-    /// Base URL of the n8n instance (http or https).
-    #[schema(example = "https://n8n.example.com")]
+    /// Base URL of the n8n instance: `http://` or `https://` and a host, no spaces, no
+    /// credentials, at most 2048 characters.
+    #[schema(
+        example = "https://n8n.example.com",
+        max_length = 2048,
+        pattern = r"^https?://[A-Za-z0-9._~!$&'()*+,;=%:-]+([/?#][^\s\x00-\x1f\x7f-\x9f]*)?$"
+    )]
     pub url: String,
     /// Only `n8n` is accepted for now (`provider_not_supported` otherwise).
     #[serde(default)]
+    #[schema(schema_with = requested_provider)]
     pub provider: Provider,
     #[serde(default)]
     pub environment_class: EnvironmentClass,
     /// The n8n API key; stored encrypted, never returned.
-    #[schema(format = Password)]
+    #[schema(format = Password, max_length = 4096, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
     pub api_key: Option<String>,
     #[serde(default)]
     pub drift_handling_mode: DriftHandlingMode,
     /// Absolute path, `file:///…`, `https://`, `ssh://`, `[user@]host:path`, or `http://` to a
     /// loopback host; no credentials in the URL.
+    #[schema(
+        min_length = 1,
+        max_length = 2048,
+        pattern = r"^(/[^\s\x00-\x1f\x7f-\x9f]*|file:///[^\s\x00-\x1f\x7f-\x9f]*|https://[A-Za-z0-9._~!$&'()*+,;=%][A-Za-z0-9._~!$&'()*+,;=%-]*(:[A-Za-z0-9._~!$&'()*+,;=%:-]*)?(/+[^/\s\x00-\x1f\x7f-\x9f]|[?#])[^\s\x00-\x1f\x7f-\x9f]*|(http|git)://([Ll][Oo][Cc][Aa][Ll][Hh][Oo][Ss][Tt]|127\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])|\[::1\])(:[A-Za-z0-9._~!$&'()*+,;=%:-]*)?(/+[^/\s\x00-\x1f\x7f-\x9f]|[?#])[^\s\x00-\x1f\x7f-\x9f]*|(ssh|ssh\+git|git\+ssh)://([^@:/?#\s\x00-\x1f\x7f-\x9f]+@)?[A-Za-z0-9._~!$&'()*+,;=%][A-Za-z0-9._~!$&'()*+,;=%-]*(:[A-Za-z0-9._~!$&'()*+,;=%:-]*)?(/+[^/\s\x00-\x1f\x7f-\x9f]|[?#])[^\s\x00-\x1f\x7f-\x9f]*|([A-Za-z0-9._][A-Za-z0-9._-]*@)?[A-Za-z0-9._][A-Za-z0-9._-]*:[^\s\x00-\x1f\x7f-\x9f]+)$"
+    )]
     pub git_repo_url: Option<String>,
     /// Short branch name (`git check-ref-format --branch`). Default `main`.
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\s\x00-\x1f\x7f-\x9f~^:?*\[\\/.-]([^\s\x00-\x1f\x7f-\x9f~^:?*\[\\]*[^\s\x00-\x1f\x7f-\x9f~^:?*\[\\/.])?$"
+    )]
     pub git_branch: Option<String>,
     /// Folder under `workflows/` in the repository, e.g. `dev` or `teams/ops`: letters, digits,
     /// `-`, `_`, `.` and `/`, without `.`, `..` or `.git` parts.
+    #[schema(
+        max_length = 255,
+        pattern = r"^([A-Za-z0-9_-][A-Za-z0-9_.-]*|\.[A-Za-z0-9_-][A-Za-z0-9_.-]*|\.\.[A-Za-z0-9_.-]+)(/([A-Za-z0-9_-][A-Za-z0-9_.-]*|\.[A-Za-z0-9_-][A-Za-z0-9_.-]*|\.\.[A-Za-z0-9_.-]+))*$"
+    )]
     pub git_folder: Option<String>,
     /// Token for https Git remotes; stored encrypted, never returned.
-    #[schema(format = Password)]
+    #[schema(format = Password, max_length = 4096, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
     pub git_token: Option<String>,
 }
 
@@ -121,34 +158,34 @@ pub struct CreateEnvironmentRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateEnvironmentRequest {
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String, required = false, max_length = 2048, pattern = r"^https?://[A-Za-z0-9._~!$&'()*+,;=%:-]+([/?#][^\s\x00-\x1f\x7f-\x9f]*)?$")]
     pub url: Option<String>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<Provider>)]
+    #[schema(schema_with = requested_provider, required = false)]
     pub provider: Option<Provider>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<EnvironmentClass>)]
+    #[schema(value_type = EnvironmentClass, required = false)]
     pub environment_class: Option<EnvironmentClass>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, nullable, format = Password)]
+    #[schema(value_type = Option<String>, required = false, nullable, format = Password, max_length = 4096, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
     pub api_key: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<DriftHandlingMode>)]
+    #[schema(value_type = DriftHandlingMode, required = false)]
     pub drift_handling_mode: Option<DriftHandlingMode>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, nullable)]
+    #[schema(value_type = Option<String>, required = false, nullable, min_length = 1, max_length = 2048, pattern = r"^(/[^\s\x00-\x1f\x7f-\x9f]*|file:///[^\s\x00-\x1f\x7f-\x9f]*|https://[A-Za-z0-9._~!$&'()*+,;=%][A-Za-z0-9._~!$&'()*+,;=%-]*(:[A-Za-z0-9._~!$&'()*+,;=%:-]*)?(/+[^/\s\x00-\x1f\x7f-\x9f]|[?#])[^\s\x00-\x1f\x7f-\x9f]*|(http|git)://([Ll][Oo][Cc][Aa][Ll][Hh][Oo][Ss][Tt]|127\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])|\[::1\])(:[A-Za-z0-9._~!$&'()*+,;=%:-]*)?(/+[^/\s\x00-\x1f\x7f-\x9f]|[?#])[^\s\x00-\x1f\x7f-\x9f]*|(ssh|ssh\+git|git\+ssh)://([^@:/?#\s\x00-\x1f\x7f-\x9f]+@)?[A-Za-z0-9._~!$&'()*+,;=%][A-Za-z0-9._~!$&'()*+,;=%-]*(:[A-Za-z0-9._~!$&'()*+,;=%:-]*)?(/+[^/\s\x00-\x1f\x7f-\x9f]|[?#])[^\s\x00-\x1f\x7f-\x9f]*|([A-Za-z0-9._][A-Za-z0-9._-]*@)?[A-Za-z0-9._][A-Za-z0-9._-]*:[^\s\x00-\x1f\x7f-\x9f]+)$")]
     pub git_repo_url: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 255, pattern = r"^[^\s\x00-\x1f\x7f-\x9f~^:?*\[\\/.-]([^\s\x00-\x1f\x7f-\x9f~^:?*\[\\]*[^\s\x00-\x1f\x7f-\x9f~^:?*\[\\/.])?$")]
     pub git_branch: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, nullable)]
+    #[schema(value_type = Option<String>, required = false, nullable, max_length = 255, pattern = r"^([A-Za-z0-9_-][A-Za-z0-9_.-]*|\.[A-Za-z0-9_-][A-Za-z0-9_.-]*|\.\.[A-Za-z0-9_.-]+)(/([A-Za-z0-9_-][A-Za-z0-9_.-]*|\.[A-Za-z0-9_-][A-Za-z0-9_.-]*|\.\.[A-Za-z0-9_.-]+))*$")]
     pub git_folder: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, nullable, format = Password)]
+    #[schema(value_type = Option<String>, required = false, nullable, format = Password, max_length = 4096, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
     pub git_token: Option<Option<String>>,
 }
 
@@ -241,12 +278,19 @@ fn authority(rest: &str) -> &str {
     rest.split(['/', '?', '#']).next().unwrap_or("")
 }
 
+/// A host (and port) of ASCII letters, digits and the other characters RFC 3986 allows in a
+/// registered name: internationalized names in their `xn--` form, no IPv6 literals.
+fn host_ok(host: &str) -> bool {
+    host.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._~!$&'()*+,;=%:-".contains(&b))
+}
+
 pub(crate) fn validate_url(value: &str) -> Result<String, ApiError> {
-    let url = value.trim();
+    let url = value;
     if url.is_empty() {
         return Err(ApiError::field("url", "must not be empty"));
     }
-    if url.len() > MAX_URL_LEN || has_space_or_control(url) {
+    if url.chars().count() > MAX_URL_LEN || has_space_or_control(url) {
         return Err(ApiError::field(
             "url",
             "must be a URL without spaces, at most 2048 characters",
@@ -271,6 +315,12 @@ pub(crate) fn validate_url(value: &str) -> Result<String, ApiError> {
         return Err(ApiError::field(
             "url",
             "must not embed credentials; use api_key",
+        ));
+    }
+    if !host_ok(host) {
+        return Err(ApiError::field(
+            "url",
+            "must name a host of ASCII letters, digits and `.-_~!$&'()*+,;=%:`",
         ));
     }
     Ok(format!("{scheme}{rest}"))
@@ -299,8 +349,9 @@ fn validate_git_folder(value: &str) -> Result<String, ApiError> {
 fn supported_provider(provider: Provider) -> Result<Provider, ApiError> {
     match provider {
         Provider::N8n => Ok(provider),
-        Provider::Make => Err(ApiError::ProviderNotSupported(
-            "\"make\" is not supported yet; only \"n8n\" environments can be synced".into(),
+        Provider::Make => Err(ApiError::field(
+            "provider",
+            "\"make\" is not supported yet; only \"n8n\" environments can be synced",
         )),
     }
 }
@@ -312,8 +363,14 @@ fn validate_secret(field: &str, value: &str) -> Result<(), ApiError> {
             "must not be empty (use null to clear it)",
         ));
     }
-    if value.len() > MAX_SECRET_LEN {
-        return Err(ApiError::field(field, "must be at most 4096 bytes"));
+    if value.chars().count() > MAX_SECRET_LEN {
+        return Err(ApiError::field(field, "must be at most 4096 characters"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(ApiError::field(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(())
 }
@@ -324,7 +381,10 @@ fn encrypt(state: &AppState, field: &str, value: &str) -> Result<String, ApiErro
 }
 
 fn not_found(id: Uuid) -> ApiError {
-    ApiError::NotFound(format!("environment {id} not found"))
+    ApiError::new(
+        Code::EnvironmentNotFound,
+        format!("environment {id} not found"),
+    )
 }
 
 fn map_not_found(id: Uuid) -> impl Fn(wfops_db::Error) -> ApiError {
@@ -558,7 +618,8 @@ pub async fn update(
         Some(Some(t)) => Some(Some(encrypt(&state, "git_token", &t)?)),
     };
     if changes.is_empty() {
-        return Err(ApiError::validation(
+        return Err(ApiError::new(
+            Code::EmptyUpdate,
             "the body must set at least one field to change",
         ));
     }
@@ -678,10 +739,11 @@ mod tests {
     #[test]
     fn urls() {
         assert_eq!(
-            validate_url(" https://n8n.example.com/ ").unwrap(),
+            validate_url("https://n8n.example.com/").unwrap(),
             "https://n8n.example.com"
         );
         assert!(validate_url("http://localhost:5678").is_ok());
+        assert!(validate_url("https://xn--exmple-cua.com:8443/n8n").is_ok());
         for (bad, why) in [
             ("", "empty"),
             ("ftp://x", "http"),
@@ -689,6 +751,10 @@ mod tests {
             ("https://", "host"),
             ("https://user:pw@host", "credentials"),
             ("https://ho st", "spaces"),
+            (" https://n8n.example.com", "spaces"),
+            ("http://[abc", "ASCII"),
+            ("http://[::1]:5678", "ASCII"),
+            ("https://ex\u{e4}mple.com", "ASCII"),
         ] {
             let m = msg(validate_url(bad).unwrap_err());
             assert!(m.starts_with("url:") && m.contains(why), "{bad}: {m}");
@@ -699,7 +765,7 @@ mod tests {
     fn only_n8n_is_accepted_as_provider() {
         assert!(supported_provider(Provider::N8n).is_ok());
         let err = supported_provider(Provider::Make).unwrap_err();
-        assert_eq!(err.kind().code, "provider_not_supported");
+        assert_eq!(err.code().as_str(), "provider_not_supported");
     }
 
     #[test]

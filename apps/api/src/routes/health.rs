@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 use wfops_db::{migrate, ScopedFutureExt};
 
 use crate::envelope::{Envelope, ErrorBody};
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -59,22 +59,24 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
         Ok(Ok(status)) => status,
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: database check failed");
-            return Err(ApiError::ServiceUnavailable(
-                "the database is not reachable".into(),
+            return Err(ApiError::new(
+                Code::NotReady,
+                "the database is not reachable",
             ));
         }
         Err(_) => {
-            return Err(ApiError::ServiceUnavailable(
-                "the database did not answer within 5 s".into(),
+            return Err(ApiError::new(
+                Code::NotReady,
+                "the database did not answer within 5 s",
             ))
         }
     };
     let pending: Vec<String> = status.pending().into_iter().map(String::from).collect();
     if !pending.is_empty() {
-        return Err(ApiError::ServiceUnavailable(format!(
-            "migrations not applied: {}",
-            pending.join(", ")
-        )));
+        return Err(ApiError::new(
+            Code::NotReady,
+            format!("migrations not applied: {}", pending.join(", ")),
+        ));
     }
     Ok(HttpResponse::Ok().json(Envelope::new(Readiness {
         status: "ready",

@@ -14,7 +14,7 @@ use wfops_tenancy::Role;
 
 use crate::auth::Auth;
 use crate::envelope::{Envelope, ErrorBody, Paginated};
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::routes::query;
 use crate::AppState;
 
@@ -82,19 +82,33 @@ pub fn accepted(job: JobRow, reused: bool) -> HttpResponse {
 #[into_params(parameter_in = Query)]
 pub struct JobsQuery {
     /// pending, running, completed, failed or cancelled.
+    #[param(value_type = Option<JobStatusParam>)]
     pub status: Option<String>,
     /// e.g. `environment_sync`.
+    #[param(pattern = r"^[a-z][a-z0-9_.:-]{0,63}$")]
     pub job_type: Option<String>,
     #[param(value_type = Option<Uuid>)]
     pub environment_id: Option<String>,
-    #[param(value_type = Option<u32>, minimum = 1)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1_000_000)]
     pub page: Option<String>,
     #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
     pub page_size: Option<String>,
 }
 
+/// The values of the `status` filter, for the document.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum JobStatusParam {
+    Pending,
+    Running,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
 fn job_status(raw: Option<&str>) -> Result<Option<JobStatus>, ApiError> {
-    match raw.map(str::trim).filter(|v| !v.is_empty()) {
+    match raw {
         None => Ok(None),
         Some(v) => JobStatus::parse(v).map(Some).ok_or_else(|| {
             let allowed: Vec<&str> = JobStatus::ALL.iter().map(|s| s.as_str()).collect();
@@ -109,7 +123,7 @@ fn job_status(raw: Option<&str>) -> Result<Option<JobStatus>, ApiError> {
 
 /// The same rule as the `background_jobs.job_type` check constraint.
 fn job_type(raw: Option<&str>) -> Result<Option<String>, ApiError> {
-    let Some(v) = raw.map(str::trim).filter(|v| !v.is_empty()) else {
+    let Some(v) = raw else {
         return Ok(None);
     };
     let ok = v.len() <= 64
@@ -196,7 +210,7 @@ pub async fn find(state: &AppState, auth: &Auth, id: Uuid) -> Result<JobRow, Api
         })
         .await
         .map_err(ApiError::from)?
-        .ok_or_else(|| ApiError::NotFound(format!("job {id} not found")))
+        .ok_or_else(|| ApiError::new(Code::JobNotFound, format!("job {id} not found")))
 }
 
 #[cfg(test)]
@@ -209,7 +223,7 @@ mod tests {
             job_status(Some("running")).unwrap(),
             Some(JobStatus::Running)
         );
-        assert_eq!(job_status(Some("")).unwrap(), None);
+        assert!(job_status(Some("")).is_err());
         let e = job_status(Some("done")).unwrap_err().to_string();
         assert!(e.contains("`status`") && e.contains("completed"), "{e}");
         assert_eq!(

@@ -14,10 +14,11 @@ use wfops_db::ScopedFutureExt;
 use wfops_tenancy::Role;
 
 use crate::auth::Auth;
-use crate::envelope::{ErrorBody, PageRequest, Paginated, Pagination};
+use crate::envelope::{ErrorBody, Paginated, Pagination};
 use crate::error::ApiError;
+use crate::routes::common::ensure_environment;
 use crate::routes::query;
-use crate::routes::workflows::ensure_environment;
+use crate::routes::query::PageRequest;
 use crate::AppState;
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -25,24 +26,42 @@ use crate::AppState;
 #[into_params(parameter_in = Query)]
 pub struct MatrixQuery {
     /// Case-insensitive part of the name or slug.
+    #[param(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub search: Option<String>,
     /// Rows where some environment (or `environment_id`'s) has this mapping status.
+    #[param(value_type = Option<query::MappingStatusParam>)]
     pub status: Option<String>,
     /// Rows where some environment (or `environment_id`'s) has this diff status against Git.
+    #[param(value_type = Option<query::DiffStatusParam>)]
     pub diff_status: Option<String>,
     /// Restricts `status` and `diff_status` to this environment.
     #[param(value_type = Option<Uuid>)]
     pub environment_id: Option<String>,
     /// `name` (default), `-name`, `updated_at` or `-updated_at`.
+    #[param(value_type = Option<SortParam>)]
     pub sort: Option<String>,
-    #[param(value_type = Option<u32>, minimum = 1)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1_000_000)]
     pub page: Option<String>,
     #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
     pub page_size: Option<String>,
 }
 
+/// The values of `sort`, for the document.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub enum SortParam {
+    #[schema(rename = "name")]
+    NameAsc,
+    #[schema(rename = "-name")]
+    NameDesc,
+    #[schema(rename = "updated_at")]
+    UpdatedAsc,
+    #[schema(rename = "-updated_at")]
+    UpdatedDesc,
+}
+
 fn sort(raw: Option<&str>) -> Result<MatrixSort, ApiError> {
-    match raw.map(str::trim).filter(|v| !v.is_empty()) {
+    match raw {
         None | Some("name") => Ok(MatrixSort::NameAsc),
         Some("-name") => Ok(MatrixSort::NameDesc),
         Some("updated_at") => Ok(MatrixSort::UpdatedAsc),

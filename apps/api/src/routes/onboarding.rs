@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use wfops_engine::onboarding::{self, BranchState, Check, Completion, Preflight};
-use wfops_engine::EngineError;
 use wfops_tenancy::Role;
 
 use crate::auth::{Auth, RequestMeta};
@@ -17,7 +16,6 @@ use crate::extract::Body;
 use crate::routes::canonical::{start_environment_job, EnvironmentJob, EnvironmentRequest};
 use crate::routes::jobs::JobView;
 use crate::routes::query;
-use crate::routes::workflows::environment_not_found;
 use crate::AppState;
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -25,7 +23,7 @@ use crate::AppState;
 #[into_params(parameter_in = Query)]
 pub struct EnvironmentQuery {
     /// The environment to onboard.
-    #[param(value_type = Uuid)]
+    #[param(required = true, value_type = Uuid)]
     pub environment_id: Option<String>,
 }
 
@@ -148,16 +146,6 @@ impl From<Completion> for CompletionView {
     }
 }
 
-/// Engine errors of the synchronous onboarding calls. Failing checks are part of the answer;
-/// only an unknown environment or an outage reaches here.
-fn engine_error(err: EngineError) -> ApiError {
-    match err {
-        EngineError::EnvironmentNotFound(id) => environment_not_found(id),
-        EngineError::Db(e) => e.into(),
-        other => ApiError::internal(other),
-    }
-}
-
 /// Checks that an environment can be onboarded: n8n answers, Git is configured and reachable,
 /// the branch state, and what there is to onboard. Each check is bounded in time.
 #[utoipa::path(
@@ -168,7 +156,8 @@ fn engine_error(err: EngineError) -> ApiError {
         (status = 400, description = "`environment_id` missing or not a UUID", body = ErrorBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "Requires admin", body = ErrorBody),
-        (status = 404, description = "No such environment in this tenant", body = ErrorBody)
+        (status = 404, description = "No such environment in this tenant", body = ErrorBody),
+        (status = 409, description = "The environment can not be used as configured", body = ErrorBody)
     )
 )]
 pub async fn preflight(
@@ -180,7 +169,7 @@ pub async fn preflight(
     let env = query::required_uuid("environment_id", q.environment_id.as_deref())?;
     let p = onboarding::preflight(&state.engine, auth.caller.tenant_id, env)
         .await
-        .map_err(engine_error)?;
+        .map_err(ApiError::from)?;
     Ok(HttpResponse::Ok().json(Envelope::new(PreflightView::from(p))))
 }
 
@@ -195,7 +184,8 @@ pub async fn preflight(
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "Requires admin", body = ErrorBody),
         (status = 404, description = "No such environment in this tenant", body = ErrorBody),
-        (status = 422, description = "Bad body, or the environment lacks an n8n API key or a Git repository/folder", body = ErrorBody)
+        (status = 409, description = "The environment lacks an n8n API key or a Git repository/folder", body = ErrorBody),
+        (status = 422, description = "The body does not have the expected shape", body = ErrorBody)
     )
 )]
 pub async fn inventory(
@@ -236,6 +226,6 @@ pub async fn completion(
     let env = query::required_uuid("environment_id", q.environment_id.as_deref())?;
     let c = onboarding::completion(&state.engine, auth.caller.tenant_id, env)
         .await
-        .map_err(engine_error)?;
+        .map_err(ApiError::from)?;
     Ok(HttpResponse::Ok().json(Envelope::new(CompletionView::from(c))))
 }

@@ -45,7 +45,7 @@ use wfops_tenancy::Role;
 
 use crate::auth::Auth;
 use crate::envelope::ErrorBody;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::routes::jobs::JobView;
 use crate::AppState;
 
@@ -174,7 +174,7 @@ pub fn spawn_listener(hub: Arc<Hub>, database_url: String) -> tokio::task::JoinH
 #[into_params(parameter_in = Query)]
 pub struct SseQuery {
     /// Same as the `Last-Event-ID` header, for clients that cannot set headers; the header wins.
-    #[param(value_type = Option<i64>, minimum = 0)]
+    #[param(value_type = i64, required = false, minimum = 0)]
     pub last_event_id: Option<String>,
 }
 
@@ -201,26 +201,64 @@ impl From<JobEvent> for JobEventData {
     }
 }
 
+/// The resume position: the header when sent, else the query parameter. Both are checked when
+/// both are sent, so a malformed one is never silently ignored.
+/// The `data:` of the first `snapshot` event of the all-jobs stream.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantSnapshot {
+    /// The tenant's running and pending jobs.
+    pub jobs: Vec<JobView>,
+}
+
+/// One event of the stream as it is framed on the wire: `id:`, `event:` and one `data:` line of
+/// JSON (an [`SseEventData`]).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SseEvent {
+    /// The event id, to resume from with `Last-Event-ID`.
+    #[schema(value_type = String, required = false)]
+    pub id: Option<String>,
+    /// `snapshot`, or the kind of job event (`progress`, `completed`, `failed`, …).
+    pub event: String,
+    /// One line of JSON: an `SseEventData`.
+    #[schema(content_media_type = "application/json")]
+    pub data: String,
+    /// The reconnection delay in milliseconds, sent once at the start.
+    #[schema(value_type = i64, required = false)]
+    pub retry: Option<i64>,
+}
+
+/// What the `data:` line of an event holds: a job event, or the snapshot a stream starts with
+/// (the tenant's unfinished jobs, or the one job).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum SseEventData {
+    Event(JobEventData),
+    TenantSnapshot(TenantSnapshot),
+    JobSnapshot(JobView),
+}
+
 fn last_event_id(req: &HttpRequest, q: &SseQuery) -> Result<Option<i64>, ApiError> {
-    let (name, raw) = match req.headers().get("last-event-id") {
-        Some(v) => (
-            "Last-Event-ID header",
-            Some(v.to_str().map_err(|_| {
-                ApiError::InvalidQueryParameter("the Last-Event-ID header is not text".into())
-            })?),
-        ),
-        None => ("`last_event_id`", q.last_event_id.as_deref()),
-    };
-    match raw.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(v) => match v.parse::<i64>() {
-            Ok(id) if id >= 0 => Ok(Some(id)),
-            _ => Err(ApiError::InvalidQueryParameter(format!(
-                "{name} must be a non-negative event id, got `{}`",
-                v.chars().take(32).collect::<String>()
-            ))),
-        },
+    fn parse(name: &str, raw: Option<&str>) -> Result<Option<i64>, ApiError> {
+        match raw.map(str::trim) {
+            None => Ok(None),
+            Some(v) => match v.parse::<i64>() {
+                Ok(id) if id >= 0 => Ok(Some(id)),
+                _ => Err(ApiError::InvalidQueryParameter(format!(
+                    "{name} must be a non-negative event id, got `{}`",
+                    v.chars().take(32).collect::<String>()
+                ))),
+            },
+        }
     }
+    let header = match req.headers().get("last-event-id") {
+        Some(v) => Some(v.to_str().map_err(|_| {
+            ApiError::InvalidQueryParameter("the Last-Event-ID header is not text".into())
+        })?),
+        None => None,
+    };
+    let header = parse("Last-Event-ID header", header)?;
+    let query = parse("`last_event_id`", q.last_event_id.as_deref())?;
+    Ok(header.or(query))
 }
 
 /// Every event of the caller's tenant, from `Last-Event-ID` on or from a snapshot of the
@@ -229,10 +267,10 @@ fn last_event_id(req: &HttpRequest, q: &SseQuery) -> Result<Option<i64>, ApiErro
     get, path = "/api/v1/sse/background-jobs", tag = "jobs", security(("bearer" = [])),
     params(
         SseQuery,
-        ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event id")
+        ("Last-Event-ID" = Option<i64>, Header, nullable = false, minimum = 0, description = "Resume after this event id")
     ),
     responses(
-        (status = 200, description = "text/event-stream of job events (`data:` is a JobEventData)", content_type = "text/event-stream", body = String),
+        (status = 200, description = "A text/event-stream; the `data:` of each event is a JobEventData, or for the first `snapshot` event the unfinished jobs", content_type = "text/event-stream", body = SseEvent),
         (status = 400, description = "Last-Event-ID is not an event id", body = ErrorBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody)
     )
@@ -254,10 +292,10 @@ pub async fn background_jobs(
     params(
         ("job_id" = Uuid, Path, description = "Job id"),
         SseQuery,
-        ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event id")
+        ("Last-Event-ID" = Option<i64>, Header, nullable = false, minimum = 0, description = "Resume after this event id")
     ),
     responses(
-        (status = 200, description = "text/event-stream of this job's events", content_type = "text/event-stream", body = String),
+        (status = 200, description = "A text/event-stream of this job's events; the `data:` of each event is a JobEventData, or for the first `snapshot` event the job", content_type = "text/event-stream", body = SseEvent),
         (status = 400, description = "`job_id` is not a UUID or Last-Event-ID is not an event id", body = ErrorBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 404, description = "No such job in this tenant", body = ErrorBody)
@@ -331,7 +369,10 @@ async fn open(
     let (cursor, snapshot) = match (start, after) {
         (None, _) => {
             let id = job_id.unwrap_or_default();
-            return Err(ApiError::NotFound(format!("job {id} not found")));
+            return Err(ApiError::new(
+                Code::JobNotFound,
+                format!("job {id} not found"),
+            ));
         }
         (Some(Start::Resume), after) => (after.unwrap_or(0), None),
         (Some(Start::Job(latest, job)), _) => {

@@ -16,7 +16,8 @@ use wfops_tenancy::Role;
 
 use crate::auth::Auth;
 use crate::envelope::{Envelope, ErrorBody, Paginated};
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
+use crate::routes::common::{canonical_not_found, ensure_environment};
 use crate::routes::query;
 use crate::AppState;
 
@@ -241,26 +242,6 @@ fn versions(mappings: Vec<MappingView>, git_states: Vec<GitStateView>) -> Vec<Ve
     env.chain(git).collect()
 }
 
-pub(crate) fn canonical_not_found(id: Uuid) -> ApiError {
-    ApiError::NotFound(format!("canonical workflow {id} not found"))
-}
-
-pub(crate) fn environment_not_found(id: Uuid) -> ApiError {
-    ApiError::NotFound(format!("environment {id} not found"))
-}
-
-/// 404 unless `environment_id` is one of the caller's environments.
-pub(crate) async fn ensure_environment(
-    conn: &mut wfops_db::Conn,
-    environment_id: Uuid,
-) -> Result<wfops_db::environments::Environment, ApiError> {
-    match wfops_db::environments::get(conn, environment_id).await {
-        Ok(env) => Ok(env),
-        Err(wfops_db::Error::NotFound) => Err(environment_not_found(environment_id)),
-        Err(e) => Err(e.into()),
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // GET /workflows
 // ---------------------------------------------------------------------------------------------
@@ -273,10 +254,12 @@ pub struct MappingsQuery {
     #[param(value_type = Option<Uuid>)]
     pub environment_id: Option<String>,
     /// linked, untracked, missing, ignored or deleted.
+    #[param(value_type = Option<query::MappingStatusParam>)]
     pub status: Option<String>,
     /// Case-insensitive part of the workflow name, or exactly its n8n id.
+    #[param(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub search: Option<String>,
-    #[param(value_type = Option<u32>, minimum = 1)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1_000_000)]
     pub page: Option<String>,
     #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
     pub page_size: Option<String>,
@@ -314,7 +297,7 @@ pub(crate) async fn mapping_page(
     state: &AppState,
     auth: &Auth,
     filter: MappingFilter,
-    page: crate::envelope::PageRequest,
+    page: query::PageRequest,
 ) -> Result<HttpResponse, ApiError> {
     let filter_ref = &filter;
     let (rows, total) = state
@@ -392,8 +375,10 @@ pub(crate) async fn load_detail(
 #[into_params(parameter_in = Query)]
 pub struct DiffQuery {
     /// The old side: `env:<environment_id>` or `git:<environment_id>`.
+    #[param(required = true, value_type = String, pattern = r"^(env|git):[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
     pub from: Option<String>,
     /// The new side, same form.
+    #[param(required = true, value_type = String, pattern = r"^(env|git):[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
     pub to: Option<String>,
 }
 
@@ -425,15 +410,16 @@ fn parse_version(name: &str, raw: Option<&str>) -> Result<(VersionRef, DiffSide)
             "`{name}` must be `env:<environment_id>` or `git:<environment_id>`{why}"
         ))
     };
-    let raw = raw
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| bad(" (it is required)"))?;
+    let raw = raw.ok_or_else(|| bad(" (it is required)"))?;
     let shown: String = raw.chars().take(64).collect();
     let (kind, id) = raw
         .split_once(':')
         .ok_or_else(|| bad(&format!(", got `{shown}`")))?;
-    let id = Uuid::parse_str(id).map_err(|_| bad(&format!(", got `{shown}`")))?;
+    // the hyphenated form only, as the document's pattern says
+    let id = (id.len() == 36)
+        .then(|| Uuid::parse_str(id).ok())
+        .flatten()
+        .ok_or_else(|| bad(&format!(", got `{shown}`")))?;
     let (version, kind, prefix) = match kind {
         "env" => (VersionRef::Environment(id), VersionKind::Environment, "env"),
         "git" => (VersionRef::Git(id), VersionKind::Git, "git"),
@@ -463,7 +449,7 @@ fn describe(side: &DiffSide) -> String {
         (status = 400, description = "`from`/`to` missing or malformed, or `canonical_id` not a UUID", body = ErrorBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 404, description = "No such canonical workflow, or it has no version there", body = ErrorBody),
-        (status = 422, description = "A stored version can not be compared (it could not be parsed)", body = ErrorBody)
+        (status = 409, description = "A stored version can not be compared (it could not be parsed)", body = ErrorBody)
     )
 )]
 pub async fn diff(
@@ -492,19 +478,25 @@ pub async fn diff(
         })
         .await?;
     let missing = |side: &DiffSide| {
-        ApiError::NotFound(format!(
-            "canonical workflow {id} has no stored version in {}",
-            describe(side)
-        ))
+        ApiError::new(
+            Code::WorkflowVersionNotFound,
+            format!(
+                "canonical workflow {id} has no stored version in {}",
+                describe(side)
+            ),
+        )
     };
     let old: Value = old.ok_or_else(|| missing(&from_side))?;
     let new: Value = new.ok_or_else(|| missing(&to_side))?;
     let diff = wfops_diff::diff_workflows(&old, &new).map_err(|e| {
-        ApiError::validation(format!(
-            "the versions can not be compared ({} → {}): {e}",
-            describe(&from_side),
-            describe(&to_side)
-        ))
+        ApiError::new(
+            Code::VersionsNotComparable,
+            format!(
+                "the versions can not be compared ({} → {}): {e}",
+                describe(&from_side),
+                describe(&to_side)
+            ),
+        )
     })?;
     Ok(HttpResponse::Ok().json(Envelope::new(WorkflowDiffView {
         canonical_id: id,
@@ -524,8 +516,9 @@ mod tests {
         let (v, side) = parse_version("from", Some(&format!("env:{id}"))).unwrap();
         assert_eq!(v, VersionRef::Environment(id));
         assert_eq!(side.reference, format!("env:{id}"));
-        let (v, _) = parse_version("to", Some(&format!(" git:{id} "))).unwrap();
+        let (v, _) = parse_version("to", Some(&format!("git:{id}"))).unwrap();
         assert_eq!(v, VersionRef::Git(id));
+        assert!(parse_version("to", Some(&format!(" git:{id} "))).is_err());
         for bad in [
             None,
             Some(""),
