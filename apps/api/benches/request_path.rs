@@ -18,6 +18,8 @@
 //! package), else a loop of reqwest clients in this process, which costs the server more CPU
 //! per request than `wrk` does; `REQUEST_PATH_GENERATOR=rust|wrk|both` chooses.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on broken setup
+
 #[path = "../tests/seed/mod.rs"]
 mod seed;
 

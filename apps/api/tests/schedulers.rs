@@ -1,6 +1,8 @@
 //! Scheduler status: a tenant sees its own outcomes only; the installation-wide view (whose
 //! errors name tenants and quote the database) is for platform admins.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on broken setup
+
 mod common;
 
 use std::time::Duration;
@@ -98,11 +100,11 @@ async fn tenants_see_their_own_scheduler_outcomes_and_only_platform_admins_the_i
     // platform admins
     app.get("/api/v1/platform/schedulers", &a.admin_key)
         .await
-        .expect_error(403, "forbidden");
+        .expect_error(403, "platform_admin_required");
     let a_admin_jwt = app.login_token(&a).await;
     app.get("/api/v1/platform/schedulers", &a_admin_jwt)
         .await
-        .expect_error(403, "forbidden");
+        .expect_error(403, "platform_admin_required");
     let resp = app
         .call(
             reqwest::Method::GET,

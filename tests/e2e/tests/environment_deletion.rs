@@ -268,7 +268,7 @@ async fn deleting_an_environment_cancels_its_running_sync_and_keeps_its_history(
     // gone for the API: 404, absent from the list, deleting again is 404
     app.get(&format!("/api/v1/environments/{env}"), &t.admin_key)
         .await
-        .expect_error(404, "not_found");
+        .expect_error(404, "environment_not_found");
     let list = app.get("/api/v1/environments", &t.admin_key).await;
     assert_eq!(list.status, 200, "{}", list.text);
     let listed = list.json();
@@ -282,14 +282,14 @@ async fn deleting_an_environment_cancels_its_running_sync_and_keeps_its_history(
     assert_eq!(list.json()["pagination"]["total"], 1);
     app.delete(&format!("/api/v1/environments/{env}"), &t.admin_key)
         .await
-        .expect_error(404, "not_found");
+        .expect_error(404, "environment_not_found");
     app.post(
         &format!("/api/v1/environments/{env}/sync"),
         &t.admin_key,
         json!({}),
     )
     .await
-    .expect_error(404, "not_found");
+    .expect_error(404, "environment_not_found");
 
     // the name is free again; a live duplicate is still refused
     let again = app.environment(&t, "dev").await;
