@@ -78,9 +78,11 @@ for env in '{"name":"dev","url":"http://127.0.0.1:9","api_key":"k","git_repo_url
     -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' -d "$env"
 done
 
+# One worker: with two, Python 3.11's ast module (hypothesis describes its lambdas with it) can
+# fail with "AST constructor recursion depth mismatch" when two threads parse at once.
 ST=("$WORK/venv/bin/st" --config-file "$ROOT/scripts/schemathesis.toml" run "$BASE/openapi.json"
     --checks all -H "Authorization: Bearer $KEY" --max-examples "$MAX_EXAMPLES" --seed "$SEED"
-    --workers 2 --no-color)
+    --workers 1 --no-color)
 status=0
 cd "$WORK"  # schemathesis keeps its example database in the working directory
 # Every operation but revoking API keys: the stateful phase would revoke the key of the run.

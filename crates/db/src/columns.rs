@@ -15,6 +15,7 @@ use diesel::pg::{Pg, PgValue};
 use diesel::sql_types::{Nullable, Text};
 use wfops_canonical::MappingStatus;
 use wfops_diff::DiffStatus;
+use wfops_drift::EnvironmentDriftStatus;
 use wfops_promotion::EnvironmentClass;
 
 /// A domain enum stored as its text name.
@@ -33,6 +34,10 @@ impl StoredAsText for DiffStatus {
 
 impl StoredAsText for EnvironmentClass {
     const WHAT: &'static str = "an environment class";
+}
+
+impl StoredAsText for EnvironmentDriftStatus {
+    const WHAT: &'static str = "an environment drift status";
 }
 
 /// A `text` column parsed into `T`.
@@ -90,7 +95,12 @@ macro_rules! unwrap_into {
     )*};
 }
 
-unwrap_into!(MappingStatus, DiffStatus, EnvironmentClass);
+unwrap_into!(
+    MappingStatus,
+    DiffStatus,
+    EnvironmentClass,
+    EnvironmentDriftStatus
+);
 
 /// Parses a status that a query read as plain text (an aggregate's group key, say), with the
 /// same error as a column read through [`Parsed`].

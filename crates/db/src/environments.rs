@@ -13,6 +13,8 @@ use diesel::prelude::*;
 use diesel::sql_types::Uuid as SqlUuid;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
+use wfops_drift::EnvironmentDriftStatus;
+use wfops_promotion::EnvironmentClass;
 
 use crate::error::Error;
 use crate::schema::environments;
@@ -26,14 +28,16 @@ pub struct Environment {
     pub name: String,
     pub url: String,
     pub provider: String,
-    pub environment_class: String,
+    #[diesel(deserialize_as = crate::columns::Parsed<EnvironmentClass>)]
+    pub environment_class: EnvironmentClass,
     pub api_key_encrypted: Option<String>,
     pub drift_handling_mode: String,
     pub git_repo_url: Option<String>,
     pub git_branch: String,
     pub git_folder: Option<String>,
     pub git_token_encrypted: Option<String>,
-    pub drift_status: String,
+    #[diesel(deserialize_as = crate::columns::Parsed<EnvironmentDriftStatus>)]
+    pub drift_status: EnvironmentDriftStatus,
     pub last_heartbeat_at: Option<DateTime<Utc>>,
     pub last_sync_at: Option<DateTime<Utc>>,
     pub last_drift_check_at: Option<DateTime<Utc>>,

@@ -8,7 +8,7 @@ mod common;
 use common::{create_environment, exec_as};
 use uuid::Uuid;
 use wfops_canonical::MappingStatus;
-use wfops_db::{views, workflows, Error, ScopedFutureExt};
+use wfops_db::{environments, views, workflows, Error, ScopedFutureExt};
 use wfops_promotion::EnvironmentClass;
 use wfops_test_support::TestDb;
 
@@ -119,6 +119,40 @@ async fn a_corrupt_status_or_class_is_an_error_when_read() {
     {
         Err(Error::Unreadable(msg)) => {
             assert!(msg.contains("\"qa\" as an environment class"), "{msg}")
+        }
+        other => panic!("expected Unreadable, got {other:?}"),
+    }
+    // the environment row itself: its class and its drift status are read into their enums
+    match db
+        .tenant_tx(t, |conn| {
+            async move { environments::get(conn, env).await }.scope_boxed()
+        })
+        .await
+    {
+        Err(Error::Unreadable(msg)) => {
+            assert!(msg.contains("\"qa\" as an environment class"), "{msg}")
+        }
+        other => panic!("expected Unreadable, got {other:?}"),
+    }
+    test_db
+        .admin_execute(
+            "UPDATE environments SET environment_class = 'dev';
+             ALTER TABLE environments DROP CONSTRAINT environments_drift_status_check;
+             UPDATE environments SET drift_status = 'MOSTLY_FINE';",
+        )
+        .await
+        .unwrap();
+    match db
+        .tenant_tx(t, |conn| {
+            async move { environments::get(conn, env).await }.scope_boxed()
+        })
+        .await
+    {
+        Err(Error::Unreadable(msg)) => {
+            assert!(
+                msg.contains("\"MOSTLY_FINE\" as an environment drift status"),
+                "{msg}"
+            )
         }
         other => panic!("expected Unreadable, got {other:?}"),
     }
