@@ -1,4 +1,4 @@
--- WorkflowOps core schema: the data model of spec §3 (background_jobs and the scheduler tables
+-- WorkflowOps core schema: the data model (background_jobs and the scheduler tables
 -- come with migration 000002_job_queue), the application role and row-level security.
 --
 -- Conventions (docs/ARCHITECTURE.md):
@@ -162,7 +162,7 @@ CREATE TABLE environments (
     CONSTRAINT environments_tenant_id_id_key UNIQUE (tenant_id, id)
 );
 
--- Per-environment key/value pairs substituted into workflows during promotion (spec §5.3).
+-- Per-environment key/value pairs substituted into workflows during promotion (docs/promotion.md).
 CREATE TABLE environment_variables (
     id             uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     tenant_id      uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
@@ -181,7 +181,7 @@ CREATE INDEX environment_variables_tenant_id_environment_id_idx
     ON environment_variables (tenant_id, environment_id);
 
 -- Which credential of the target environment replaces a credential of the source environment
--- when a workflow is promoted (spec §5.2 "Credential Mapping Validation", §5.3).
+-- when a workflow is promoted (docs/promotion.md).
 CREATE TABLE credential_mappings (
     id                     uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     tenant_id              uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
@@ -284,7 +284,7 @@ CREATE TABLE workflow_hash_registry (
     tenant_id        uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
     content_hash     text NOT NULL CHECK (content_hash ~ '^[0-9a-f]{64}$'),
     canonical_id     uuid NOT NULL,
-    -- the full normalized workflow, compared on a hash hit to detect collisions (spec §7.4)
+    -- the full normalized workflow, compared on a hash hit to detect collisions (docs/sync-and-identity.md#auto-link)
     workflow_payload jsonb NOT NULL,
     created_at       timestamptz NOT NULL DEFAULT now(),
     updated_at       timestamptz NOT NULL DEFAULT now(),
@@ -294,7 +294,7 @@ CREATE TABLE workflow_hash_registry (
 );
 CREATE INDEX workflow_hash_registry_canonical_idx ON workflow_hash_registry (tenant_id, canonical_id);
 
--- Reconciliation output (spec §4.4): the diff status of one canonical workflow between a source
+-- Reconciliation output (docs/sync-and-identity.md#reconciliation): the diff status of one canonical workflow between a source
 -- environment and a target environment, or between the source and Git when the target is NULL.
 CREATE TABLE workflow_diff_state (
     id                    uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -369,7 +369,7 @@ CREATE TABLE promotions (
     stage_name              text,
     source_environment_id   uuid NOT NULL,
     target_environment_id   uuid NOT NULL,
-    -- the union of spec §3.3 and §8.3
+    -- the promotion lifecycle together with its approval states (docs/promotion.md)
     status                  text NOT NULL DEFAULT 'pending'
                             CHECK (status IN ('pending', 'pending_approval', 'approved', 'running',
                                               'in_progress', 'completed', 'completed_with_errors',
@@ -436,7 +436,7 @@ CREATE TABLE deployments (
 );
 CREATE INDEX deployments_tenant_created_at_idx ON deployments (tenant_id, created_at DESC);
 CREATE INDEX deployments_promotion_idx ON deployments (tenant_id, promotion_id);
--- the stale-deployment cleanup (spec §5.5) and the deployment scheduler scan these
+-- the stale-deployment cleanup (docs/promotion.md) and the deployment scheduler scan these
 CREATE INDEX deployments_running_started_at_idx ON deployments (started_at) WHERE status = 'running';
 CREATE INDEX deployments_scheduled_for_idx ON deployments (scheduled_for) WHERE status = 'scheduled';
 
@@ -468,7 +468,7 @@ CREATE TABLE drift_incidents (
     status             text NOT NULL DEFAULT 'detected'
                        CHECK (status IN ('detected', 'acknowledged', 'stabilized', 'reconciled',
                                          'closed', 'expired', 'cancelled')),
-    -- the TTL-driven escalation of spec §6.2 (ESCALATED, CRITICAL_OVERDUE) beside the status
+    -- the TTL-driven escalation (docs/drift.md) (ESCALATED, CRITICAL_OVERDUE) beside the status
     escalation_level   text NOT NULL DEFAULT 'none'
                        CHECK (escalation_level IN ('none', 'escalated', 'critical_overdue')),
     title              text NOT NULL,
@@ -490,7 +490,7 @@ CREATE TABLE drift_incidents (
     ticket_ref         text,
     expires_at         timestamptz,
     affected_workflows jsonb NOT NULL DEFAULT '[]'::jsonb,
-    -- immutable once written; may only be purged (set to NULL with payload_purged_at), spec §6.4
+    -- immutable once written; may only be purged (set to NULL with payload_purged_at)
     drift_snapshot     jsonb,
     resolution_type    text CHECK (resolution_type IN ('promote', 'revert', 'replace', 'acknowledge')),
     resolution_details jsonb,
@@ -621,7 +621,7 @@ CREATE TABLE executions (
     execution_time    bigint CHECK (execution_time >= 0),
     error_message     text,
     error_node        text,
-    -- n8n's WorkflowExecuteMode values (spec §3.5 names the common three)
+    -- n8n's WorkflowExecuteMode values
     mode              text NOT NULL CHECK (mode IN ('manual', 'trigger', 'webhook', 'retry', 'integrated',
                                                     'cli', 'internal', 'error', 'evaluation')),
     created_at        timestamptz NOT NULL DEFAULT now(),

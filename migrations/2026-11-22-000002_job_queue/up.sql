@@ -100,7 +100,7 @@ create trigger job_events_notify
     after insert on job_events
     for each row execute function wfops_notify_job_event();
 
--- One row per scheduler of spec §9; global (no tenant), so no RLS.
+-- One row per periodic scheduler; global (no tenant), so no RLS.
 create table scheduler_state (
     name             text primary key check (name ~ '^[a-z][a-z0-9_]{0,63}$'),
     interval_seconds integer not null check (interval_seconds > 0),
@@ -220,7 +220,7 @@ begin
 end;
 $$;
 
--- Spec §5.5: a deployment left running by a process that died would block the deployment
+-- A deployment left running by a process that died would block the deployment
 -- scheduler forever; at worker start every running deployment older than the threshold is
 -- marked failed. Same rule as wfops_promotion::StaleRule::is_stale.
 create function wfops_fail_stale_deployments(p_max_age_seconds integer)

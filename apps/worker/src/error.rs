@@ -31,9 +31,12 @@ pub enum Error {
     #[error("invalid scheduler {name:?}: {reason}")]
     InvalidScheduler { name: String, reason: String },
 
-    /// The job is no longer held by this worker (its lease expired and another worker took
-    /// it over); whatever this worker was doing for it must stop.
-    #[error("the lease on job {0} was lost")]
+    /// The job is no longer held by this worker: its lease expired and another worker took it
+    /// over, or it was cancelled (its environment was deleted); whatever this worker was doing
+    /// for it must stop.
+    #[error(
+        "job {0} is no longer this worker's (taken over after its lease expired, or cancelled)"
+    )]
     LeaseLost(uuid::Uuid),
 
     /// A scheduler tick failed; the message becomes the scheduler's `last_error`.

@@ -37,7 +37,9 @@ pub enum EngineError {
 
     /// The job running this use-case is no longer held by this worker (its lease expired and
     /// another worker took it over); work done since the last checkpoint was rolled back.
-    #[error("the lease on job {0} was lost")]
+    #[error(
+        "job {0} is no longer this worker's (taken over after its lease expired, or cancelled)"
+    )]
     LeaseLost(Uuid),
 
     /// The environment's Git repository failed: unreachable, credentials rejected, no such
