@@ -5,6 +5,7 @@ mod collision;
 mod error;
 mod id;
 mod mapping;
+mod provider;
 mod slug;
 
 pub use autolink::{
@@ -14,6 +15,7 @@ pub use collision::{check_registry_entry, find_collisions, CollisionKind, HashCo
 pub use error::CanonicalError;
 pub use id::CanonicalId;
 pub use mapping::{mapping_status, MappingFacts, MappingStatus};
+pub use provider::{Provider, UnknownProvider};
 pub use slug::{
     base_slug, unique_slug, unique_slug_among, validate_slug, FALLBACK_SLUG, MAX_SLUG_LEN,
     MAX_SUFFIX,

@@ -13,7 +13,7 @@ use std::str::FromStr;
 use diesel::deserialize::{self, FromSql, FromSqlRow};
 use diesel::pg::{Pg, PgValue};
 use diesel::sql_types::{Nullable, Text};
-use wfops_canonical::MappingStatus;
+use wfops_canonical::{MappingStatus, Provider};
 use wfops_diff::DiffStatus;
 use wfops_drift::EnvironmentDriftStatus;
 use wfops_promotion::EnvironmentClass;
@@ -34,6 +34,10 @@ impl StoredAsText for DiffStatus {
 
 impl StoredAsText for EnvironmentClass {
     const WHAT: &'static str = "an environment class";
+}
+
+impl StoredAsText for Provider {
+    const WHAT: &'static str = "a provider";
 }
 
 impl StoredAsText for EnvironmentDriftStatus {
@@ -99,7 +103,8 @@ unwrap_into!(
     MappingStatus,
     DiffStatus,
     EnvironmentClass,
-    EnvironmentDriftStatus
+    EnvironmentDriftStatus,
+    Provider
 );
 
 /// Parses a status that a query read as plain text (an aggregate's group key, say), with the

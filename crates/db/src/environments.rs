@@ -13,6 +13,7 @@ use diesel::prelude::*;
 use diesel::sql_types::Uuid as SqlUuid;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
+use wfops_canonical::Provider;
 use wfops_drift::EnvironmentDriftStatus;
 use wfops_promotion::EnvironmentClass;
 
@@ -27,7 +28,8 @@ pub struct Environment {
     pub tenant_id: Uuid,
     pub name: String,
     pub url: String,
-    pub provider: String,
+    #[diesel(deserialize_as = crate::columns::Parsed<Provider>)]
+    pub provider: Provider,
     #[diesel(deserialize_as = crate::columns::Parsed<EnvironmentClass>)]
     pub environment_class: EnvironmentClass,
     pub api_key_encrypted: Option<String>,

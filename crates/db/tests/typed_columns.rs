@@ -156,4 +156,23 @@ async fn a_corrupt_status_or_class_is_an_error_when_read() {
         }
         other => panic!("expected Unreadable, got {other:?}"),
     }
+    test_db
+        .admin_execute(
+            "UPDATE environments SET drift_status = 'UNKNOWN';
+             ALTER TABLE environments DROP CONSTRAINT environments_provider_check;
+             UPDATE environments SET provider = 'zapier';",
+        )
+        .await
+        .unwrap();
+    match db
+        .tenant_tx(t, |conn| {
+            async move { environments::get(conn, env).await }.scope_boxed()
+        })
+        .await
+    {
+        Err(Error::Unreadable(msg)) => {
+            assert!(msg.contains("\"zapier\" as a provider"), "{msg}")
+        }
+        other => panic!("expected Unreadable, got {other:?}"),
+    }
 }

@@ -198,7 +198,7 @@ impl LoadedEnvironment {
             environment: self.row.name.clone(),
             reason,
         };
-        if self.row.provider != "n8n" {
+        if self.row.provider != wfops_canonical::Provider::N8n {
             return Err(config_error(format!(
                 "provider {:?} is not supported yet",
                 self.row.provider

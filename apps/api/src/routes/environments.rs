@@ -236,7 +236,7 @@ impl From<Environment> for EnvironmentView {
             id: e.id,
             name: e.name,
             url: e.url,
-            provider: e.provider,
+            provider: e.provider.as_str().to_string(),
             environment_class: e.environment_class.as_str().to_string(),
             drift_handling_mode: e.drift_handling_mode,
             has_api_key: e.api_key_encrypted.is_some(),
