@@ -20,6 +20,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly on broken setup
 
+mod measure;
 #[path = "../tests/seed/mod.rs"]
 mod seed;
 
@@ -28,31 +29,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::web;
+use measure::{env_usize, ms, percentile};
 use wfops_api::auth::AuthCache;
 use wfops_api::bootstrap::{bootstrap, BootstrapRequest};
 use wfops_api::AppState;
 use wfops_config::Config;
 use wfops_db::Db;
 use wfops_test_support::TestDb;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
 
 fn main() {
     // the load generator's runtime; the server runs on actix's own worker threads

@@ -122,57 +122,40 @@ async fn a_corrupt_status_or_class_is_an_error_when_read() {
         }
         other => panic!("expected Unreadable, got {other:?}"),
     }
-    // the environment row itself: its class and its drift status are read into their enums
-    match db
-        .tenant_tx(t, |conn| {
-            async move { environments::get(conn, env).await }.scope_boxed()
-        })
-        .await
-    {
-        Err(Error::Unreadable(msg)) => {
-            assert!(msg.contains("\"qa\" as an environment class"), "{msg}")
+    // the environment row itself: its class, drift status and provider are read into enums
+    let environment_unreadable = |needle: &'static str| {
+        let db = db.clone();
+        async move {
+            match db
+                .tenant_tx(t, |conn| {
+                    async move { environments::get(conn, env).await }.scope_boxed()
+                })
+                .await
+            {
+                Err(Error::Unreadable(msg)) => assert!(msg.contains(needle), "{msg}"),
+                other => panic!("expected Unreadable, got {other:?}"),
+            }
         }
-        other => panic!("expected Unreadable, got {other:?}"),
-    }
-    test_db
-        .admin_execute(
-            "UPDATE environments SET environment_class = 'dev';
-             ALTER TABLE environments DROP CONSTRAINT environments_drift_status_check;
+    };
+    environment_unreadable("\"qa\" as an environment class").await;
+    for (fix_previous, corrupt, needle) in [
+        (
+            "UPDATE environments SET environment_class = 'dev';",
+            "ALTER TABLE environments DROP CONSTRAINT environments_drift_status_check;
              UPDATE environments SET drift_status = 'MOSTLY_FINE';",
-        )
-        .await
-        .unwrap();
-    match db
-        .tenant_tx(t, |conn| {
-            async move { environments::get(conn, env).await }.scope_boxed()
-        })
-        .await
-    {
-        Err(Error::Unreadable(msg)) => {
-            assert!(
-                msg.contains("\"MOSTLY_FINE\" as an environment drift status"),
-                "{msg}"
-            )
-        }
-        other => panic!("expected Unreadable, got {other:?}"),
-    }
-    test_db
-        .admin_execute(
-            "UPDATE environments SET drift_status = 'UNKNOWN';
-             ALTER TABLE environments DROP CONSTRAINT environments_provider_check;
+            "\"MOSTLY_FINE\" as an environment drift status",
+        ),
+        (
+            "UPDATE environments SET drift_status = 'UNKNOWN';",
+            "ALTER TABLE environments DROP CONSTRAINT environments_provider_check;
              UPDATE environments SET provider = 'zapier';",
-        )
-        .await
-        .unwrap();
-    match db
-        .tenant_tx(t, |conn| {
-            async move { environments::get(conn, env).await }.scope_boxed()
-        })
-        .await
-    {
-        Err(Error::Unreadable(msg)) => {
-            assert!(msg.contains("\"zapier\" as a provider"), "{msg}")
-        }
-        other => panic!("expected Unreadable, got {other:?}"),
+            "\"zapier\" as a provider",
+        ),
+    ] {
+        test_db
+            .admin_execute(&format!("{fix_previous}\n{corrupt}"))
+            .await
+            .unwrap();
+        environment_unreadable(needle).await;
     }
 }

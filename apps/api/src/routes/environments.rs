@@ -41,12 +41,19 @@ fn requested_provider() -> utoipa::openapi::Object {
         .build()
 }
 
+/// The request's spelling of the domain's provider (which owns the stored names).
+impl From<Provider> for wfops_canonical::Provider {
+    fn from(p: Provider) -> Self {
+        match p {
+            Provider::N8n => Self::N8n,
+            Provider::Make => Self::Make,
+        }
+    }
+}
+
 impl Provider {
     fn as_str(self) -> &'static str {
-        match self {
-            Provider::N8n => "n8n",
-            Provider::Make => "make",
-        }
+        wfops_canonical::Provider::from(self).as_str()
     }
 }
 
