@@ -67,8 +67,13 @@ pub trait BackgroundJob: Serialize + DeserializeOwned + Send + Sync + 'static {
 
     /// Jobs with the same key never run at the same time (a partial unique index on running
     /// jobs), and a request for a job of the same type and key while one is pending returns
-    /// that pending job instead of queueing another. `None`: neither.
-    fn lock_key(&self, tenant_id: Uuid) -> Option<String>;
+    /// that pending job instead of queueing another. `None`: neither. By default a job that
+    /// works on an environment holds that environment's lock (`env:<id>`), so that two runs of
+    /// per-environment work never interleave.
+    fn lock_key(&self, _tenant_id: Uuid) -> Option<String> {
+        self.environment_id()
+            .map(wfops_db::jobs::environment_lock_key)
+    }
 
     /// The environment the job works on, stored in `environment_id` and as its resource, so
     /// that job lists filter by environment.

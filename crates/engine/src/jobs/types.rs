@@ -11,10 +11,6 @@ use crate::{env_sync, onboarding, reconcile, repo_sync, EngineCtx};
 
 const MINUTE: u64 = 60;
 
-fn environment_lock_key(environment_id: Uuid) -> Option<String> {
-    Some(wfops_db::jobs::environment_lock_key(environment_id))
-}
-
 /// The lock key of `reconcile` jobs: one reconciliation per tenant at a time.
 pub fn reconcile_lock_key(tenant_id: Uuid) -> String {
     format!("reconcile:{tenant_id}")
@@ -37,10 +33,6 @@ impl BackgroundJob for EnvironmentSync {
     const DEADLINE: Duration = Duration::from_secs(30 * MINUTE);
     type Context = EngineCtx;
     type Report = env_sync::EnvSyncReport;
-
-    fn lock_key(&self, _tenant_id: Uuid) -> Option<String> {
-        environment_lock_key(self.environment_id)
-    }
 
     fn environment_id(&self) -> Option<Uuid> {
         Some(self.environment_id)
@@ -72,10 +64,6 @@ impl BackgroundJob for RepositorySync {
     type Context = EngineCtx;
     type Report = repo_sync::RepoSyncReport;
 
-    fn lock_key(&self, _tenant_id: Uuid) -> Option<String> {
-        environment_lock_key(self.environment_id)
-    }
-
     fn environment_id(&self) -> Option<Uuid> {
         Some(self.environment_id)
     }
@@ -98,10 +86,6 @@ impl BackgroundJob for OnboardingInventory {
     const DEADLINE: Duration = Duration::from_secs(30 * MINUTE);
     type Context = EngineCtx;
     type Report = onboarding::InventoryReport;
-
-    fn lock_key(&self, _tenant_id: Uuid) -> Option<String> {
-        environment_lock_key(self.environment_id)
-    }
 
     fn environment_id(&self) -> Option<Uuid> {
         Some(self.environment_id)
