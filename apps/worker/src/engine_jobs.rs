@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use wfops_engine::jobs::{EnvironmentSync, OnboardingInventory, Reconcile, RepositorySync};
+use wfops_engine::jobs::{
+    EnvironmentSync, OnboardingInventory, PromotionDeployment, Reconcile, RepositorySync,
+    SnapshotRestore,
+};
 use wfops_engine::EngineCtx;
 
 use crate::{Error, Registry};
@@ -13,6 +16,8 @@ pub fn register_engine_jobs(registry: &mut Registry, ctx: Arc<EngineCtx>) -> Res
     registry.register_job::<EnvironmentSync>(ctx.clone())?;
     registry.register_job::<RepositorySync>(ctx.clone())?;
     registry.register_job::<OnboardingInventory>(ctx.clone())?;
-    registry.register_job::<Reconcile>(ctx)?;
+    registry.register_job::<Reconcile>(ctx.clone())?;
+    registry.register_job::<PromotionDeployment>(ctx.clone())?;
+    registry.register_job::<SnapshotRestore>(ctx)?;
     Ok(())
 }

@@ -6,6 +6,7 @@ mod error;
 mod hash;
 mod json;
 mod normalize;
+pub mod references;
 mod status;
 
 pub use changes::{

@@ -14,6 +14,8 @@
 //! | `repository_sync` | `{"environment_id": uuid}` | `env:<id>` | 10 min |
 //! | `onboarding_inventory` | `{"environment_id": uuid}` | `env:<id>` | 30 min |
 //! | `reconcile` | `{}` | `reconcile:<tenant_id>` | 10 min |
+//! | `promotion_deployment` | `{"deployment_id": uuid, "target_environment_id": uuid}` | `env:<target>` | 60 min |
+//! | `snapshot_restore` | `{"snapshot_id": uuid, "environment_id": uuid}` | `env:<id>` | 60 min |
 
 mod types;
 
@@ -29,21 +31,25 @@ use crate::context::{Checkpoint, Progress};
 use crate::error::Result;
 
 pub use types::{
-    reconcile_lock_key, EnvironmentPayload, EnvironmentSync, OnboardingInventory, Reconcile,
-    ReconcilePayload, RepositorySync,
+    reconcile_lock_key, EnvironmentPayload, EnvironmentSync, OnboardingInventory,
+    PromotionDeployment, Reconcile, ReconcilePayload, RepositorySync, SnapshotRestore,
 };
 
 pub const ENVIRONMENT_SYNC: &str = EnvironmentSync::JOB_TYPE;
 pub const REPOSITORY_SYNC: &str = RepositorySync::JOB_TYPE;
 pub const ONBOARDING_INVENTORY: &str = OnboardingInventory::JOB_TYPE;
 pub const RECONCILE: &str = Reconcile::JOB_TYPE;
+pub const PROMOTION_DEPLOYMENT: &str = PromotionDeployment::JOB_TYPE;
+pub const SNAPSHOT_RESTORE: &str = SnapshotRestore::JOB_TYPE;
 
 /// Every job type the engine runs.
-pub const JOB_TYPES: [&str; 4] = [
+pub const JOB_TYPES: [&str; 6] = [
     ENVIRONMENT_SYNC,
     REPOSITORY_SYNC,
     ONBOARDING_INVENTORY,
     RECONCILE,
+    PROMOTION_DEPLOYMENT,
+    SNAPSHOT_RESTORE,
 ];
 
 /// One type of background job. The value is the payload.
@@ -172,7 +178,7 @@ mod tests {
         assert_eq!(row.lock_key, Some(format!("reconcile:{tenant}")));
         assert_eq!(row.environment_id, None);
         assert_eq!(row.resource_type, None);
-        assert_eq!(JOB_TYPES.len(), 4);
+        assert_eq!(JOB_TYPES.len(), 6);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{BackgroundJob, JobRun};
 use crate::error::Result;
-use crate::{env_sync, onboarding, reconcile, repo_sync, EngineCtx};
+use crate::{env_sync, onboarding, promotion, reconcile, repo_sync, EngineCtx};
 
 const MINUTE: u64 = 60;
 
@@ -122,5 +122,54 @@ impl BackgroundJob for Reconcile {
             .report(1, 1, &format!("{} diff states stored", report.rows))
             .await?;
         Ok(report)
+    }
+}
+
+/// `promotion_deployment`: one deployment of a promotion into its target environment. Holds the
+/// target's lock, so a second promotion into the same target waits until the first ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromotionDeployment {
+    pub deployment_id: Uuid,
+    pub target_environment_id: Uuid,
+}
+
+#[async_trait::async_trait]
+impl BackgroundJob for PromotionDeployment {
+    const JOB_TYPE: &'static str = "promotion_deployment";
+    const DEADLINE: Duration = Duration::from_secs(60 * MINUTE);
+    type Context = EngineCtx;
+    type Report = promotion::DeploymentReport;
+
+    fn environment_id(&self) -> Option<Uuid> {
+        Some(self.target_environment_id)
+    }
+
+    async fn run(&self, ctx: &EngineCtx, job: &JobRun<'_>) -> Result<Self::Report> {
+        promotion::execute_deployment(ctx, job.tenant_id, self.deployment_id, job.progress).await
+    }
+}
+
+/// `snapshot_restore`: brings an environment back to one of its snapshots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotRestore {
+    pub snapshot_id: Uuid,
+    pub environment_id: Uuid,
+}
+
+#[async_trait::async_trait]
+impl BackgroundJob for SnapshotRestore {
+    const JOB_TYPE: &'static str = "snapshot_restore";
+    const DEADLINE: Duration = Duration::from_secs(60 * MINUTE);
+    type Context = EngineCtx;
+    type Report = promotion::RestoreReport;
+
+    fn environment_id(&self) -> Option<Uuid> {
+        Some(self.environment_id)
+    }
+
+    async fn run(&self, ctx: &EngineCtx, job: &JobRun<'_>) -> Result<Self::Report> {
+        promotion::restore_snapshot(ctx, job.tenant_id, self.snapshot_id, job.progress).await
     }
 }
