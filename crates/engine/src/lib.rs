@@ -8,6 +8,7 @@ mod git_targets;
 pub mod jobs;
 pub mod linking;
 pub mod onboarding;
+pub mod preflight;
 pub mod promotion;
 pub mod reconcile;
 pub mod repo_sync;
