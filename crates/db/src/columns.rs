@@ -16,7 +16,7 @@ use diesel::sql_types::{Nullable, Text};
 use wfops_canonical::{MappingStatus, Provider};
 use wfops_diff::DiffStatus;
 use wfops_drift::EnvironmentDriftStatus;
-use wfops_promotion::EnvironmentClass;
+use wfops_promotion::{DeploymentStatus, EnvironmentClass, PromotionStatus};
 
 /// A domain enum stored as its text name.
 pub trait StoredAsText: FromStr<Err: Display> {
@@ -38,6 +38,14 @@ impl StoredAsText for EnvironmentClass {
 
 impl StoredAsText for Provider {
     const WHAT: &'static str = "a provider";
+}
+
+impl StoredAsText for PromotionStatus {
+    const WHAT: &'static str = "a promotion status";
+}
+
+impl StoredAsText for DeploymentStatus {
+    const WHAT: &'static str = "a deployment status";
 }
 
 impl StoredAsText for EnvironmentDriftStatus {

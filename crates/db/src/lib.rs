@@ -12,6 +12,8 @@ pub mod schema;
 pub mod api_keys;
 pub mod audit;
 pub mod environments;
+pub mod pipelines;
+pub mod promotions;
 pub mod tenants;
 pub mod users;
 // the job queue and schedulers (owned by the worker work)

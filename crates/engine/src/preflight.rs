@@ -8,6 +8,7 @@ use uuid::Uuid;
 use wfops_db::Conn;
 
 use crate::error::{EngineError, Result};
+use wfops_promotion::{pipeline::stage_for, Gates};
 
 /// What is to be promoted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,17 +29,48 @@ pub struct Preflight {
     /// The stage asks for an admin's approval before the deployment runs.
     pub requires_approval: bool,
     pub stage_name: Option<String>,
+    /// The flags the gates were evaluated with (the stage's, or the defaults).
+    pub gate_flags: Gates,
     /// Each gate's result with the workflows that trip it.
     pub gates: serde_json::Value,
 }
 
 /// Evaluates the gates of `request` for the tenant bound to `conn`.
+///
+/// A request naming a pipeline must match one of its stages (source → target).
 pub async fn preflight(
-    _conn: &mut Conn,
+    conn: &mut Conn,
     _tenant_id: Uuid,
-    _request: &PreflightRequest,
+    request: &PreflightRequest,
 ) -> Result<Preflight> {
-    Err(EngineError::Internal(
-        "promotion pre-flight is not available yet".into(),
-    ))
+    let (stage_name, gate_flags, requires_approval) = match request.pipeline_id {
+        None => (None, Gates::default(), false),
+        Some(pipeline_id) => {
+            let pipeline = wfops_db::pipelines::get(conn, pipeline_id).await?;
+            let stages = pipeline.stages()?;
+            let stage = stage_for(
+                &stages,
+                request.source_environment_id,
+                request.target_environment_id,
+            )
+            .ok_or_else(|| {
+                EngineError::Internal(format!(
+                    "pipeline {pipeline_id} has no stage from {} to {}",
+                    request.source_environment_id, request.target_environment_id
+                ))
+            })?;
+            (
+                Some(stage.name.clone()),
+                stage.gates,
+                stage.require_approval,
+            )
+        }
+    };
+    Ok(Preflight {
+        allowed: true,
+        requires_approval,
+        stage_name,
+        gate_flags,
+        gates: serde_json::Value::Array(Vec::new()),
+    })
 }

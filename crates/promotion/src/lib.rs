@@ -7,8 +7,11 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 mod class;
+pub mod pipeline;
+pub mod refs;
 
 pub use class::EnvironmentClass;
+pub use pipeline::{Gates, Stage};
 
 /// Everything this crate can refuse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
