@@ -26,6 +26,7 @@ pub mod diff_state; // workflow_diff_state
 pub mod git_state; // canonical_workflow_git_state
 pub mod hash_registry; // workflow_hash_registry
 pub mod notify; // LISTEN/NOTIFY for SSE
+pub mod rehash; // re-hashing stored documents (references, hash rules)
 pub mod views;
 pub mod workflows; // workflow_env_map
 

@@ -310,6 +310,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    hash_rules_state (tenant_id) {
+        tenant_id -> Uuid,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     job_events (id) {
         id -> Int8,
         tenant_id -> Uuid,
@@ -508,6 +517,7 @@ diesel::joinable!(env_sync_seen -> tenants (tenant_id));
 diesel::joinable!(environment_variables -> tenants (tenant_id));
 diesel::joinable!(environments -> tenants (tenant_id));
 diesel::joinable!(executions -> tenants (tenant_id));
+diesel::joinable!(hash_rules_state -> tenants (tenant_id));
 diesel::joinable!(pipelines -> tenants (tenant_id));
 diesel::joinable!(promotions -> tenants (tenant_id));
 diesel::joinable!(revoked_tokens -> tenants (tenant_id));
@@ -536,6 +546,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     environment_variables,
     environments,
     executions,
+    hash_rules_state,
     job_events,
     pipelines,
     promotions,

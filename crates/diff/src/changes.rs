@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::error::DiffError;
 use crate::hash::{ContentHash, ContentHasher};
+use crate::normalize::Resolve;
 
 /// What happened at one path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,11 +179,24 @@ impl WorkflowDiff {
 
 /// The normalized form of a workflow (what the content hash covers) as a `Value`.
 pub fn normalized_value(doc: &Value) -> Result<Value, DiffError> {
-    normalized_with(&mut ContentHasher::new(), doc).map(|(v, _)| v)
+    normalized_with(&mut ContentHasher::new(), doc, None).map(|(v, _)| v)
 }
 
-fn normalized_with(h: &mut ContentHasher, doc: &Value) -> Result<(Value, ContentHash), DiffError> {
-    let bytes = h.canonical_value(doc)?;
+/// [`normalized_value`] with sub-workflow references compared by the workflow they call
+/// (see [`crate::ContentHasher::hash_resolving`]).
+pub fn normalized_value_resolving(doc: &Value, resolve: Resolve<'_>) -> Result<Value, DiffError> {
+    normalized_with(&mut ContentHasher::new(), doc, Some(resolve)).map(|(v, _)| v)
+}
+
+fn normalized_with(
+    h: &mut ContentHasher,
+    doc: &Value,
+    resolve: Option<Resolve<'_>>,
+) -> Result<(Value, ContentHash), DiffError> {
+    let bytes = match resolve {
+        Some(r) => h.canonical_value_resolving(doc, r)?,
+        None => h.canonical_value(doc)?,
+    };
     let hash = ContentHash::of_canonical_bytes(bytes);
     let v = serde_json::from_slice(bytes).map_err(|e| DiffError::InvalidJson {
         line: e.line(),
@@ -194,6 +208,28 @@ fn normalized_with(h: &mut ContentHasher, doc: &Value) -> Result<(Value, Content
 
 /// Compares two workflows (as read from n8n or Git) node by node.
 pub fn diff_workflows(old: &Value, new: &Value) -> Result<WorkflowDiff, DiffError> {
+    diff_with(old, new, None, None)
+}
+
+/// Compares two workflows that may come from different instances, each side's sub-workflow
+/// references resolved by its own instance's `resolve` (ids differ per instance): a caller
+/// and its promoted copy that call the same canonical workflow under different ids show no
+/// content change; calling another workflow is a change of `parameters/workflowId`.
+pub fn diff_workflows_resolving(
+    old: &Value,
+    new: &Value,
+    resolve_old: Resolve<'_>,
+    resolve_new: Resolve<'_>,
+) -> Result<WorkflowDiff, DiffError> {
+    diff_with(old, new, Some(resolve_old), Some(resolve_new))
+}
+
+fn diff_with(
+    old: &Value,
+    new: &Value,
+    resolve_old: Option<Resolve<'_>>,
+    resolve_new: Option<Resolve<'_>>,
+) -> Result<WorkflowDiff, DiffError> {
     let mut h = ContentHasher::new();
     let side = |side: &'static str| {
         move |e| DiffError::InWorkflow {
@@ -201,8 +237,8 @@ pub fn diff_workflows(old: &Value, new: &Value) -> Result<WorkflowDiff, DiffErro
             source: Box::new(e),
         }
     };
-    let (old_n, old_hash) = normalized_with(&mut h, old).map_err(side("old"))?;
-    let (new_n, new_hash) = normalized_with(&mut h, new).map_err(side("new"))?;
+    let (old_n, old_hash) = normalized_with(&mut h, old, resolve_old).map_err(side("old"))?;
+    let (new_n, new_hash) = normalized_with(&mut h, new, resolve_new).map_err(side("new"))?;
 
     let name = match (old_n.get("name"), new_n.get("name")) {
         (a, b) if a == b => None,

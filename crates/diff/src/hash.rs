@@ -12,7 +12,12 @@ use sha2::{Digest, Sha256};
 use crate::canon::{write_string, Emitter};
 use crate::error::DiffError;
 use crate::json::{excerpt, Tape};
-use crate::normalize::{self, Form};
+use crate::normalize::{self, Form, Resolve};
+
+/// The version of the content-hash rules (`docs/content-hash.md`). Stored hashes computed by
+/// an older version are recomputed from the stored documents when it changes.
+/// 1: the first rules; 2: sub-workflow references are compared by the workflow they call.
+pub const HASH_RULES_VERSION: i32 = 2;
 
 /// SHA-256 of a workflow's normalized canonical JSON. Displays and serializes as 64 lower-case
 /// hex digits, the form stored in the database and shown to users.
@@ -103,38 +108,95 @@ impl ContentHasher {
     /// The normalized canonical JSON that [`ContentHasher::hash`] hashes. This is also the
     /// payload compared by hash-collision detection.
     pub fn canonical(&mut self, doc: &[u8]) -> Result<&[u8], DiffError> {
-        self.render(doc, Form::Hash)
+        self.render(doc, Form::Hash, None)
+    }
+
+    /// Like [`ContentHasher::hash`], comparing each sub-workflow reference by the token
+    /// `resolve` gives its id (the called canonical workflow); an id it does not know is
+    /// hashed as written. Without references this is [`ContentHasher::hash`].
+    pub fn hash_resolving(
+        &mut self,
+        doc: &[u8],
+        resolve: Resolve<'_>,
+    ) -> Result<ContentHash, DiffError> {
+        let bytes = self.render(doc, Form::Hash, Some(resolve))?;
+        Ok(ContentHash(Sha256::digest(bytes).into()))
+    }
+
+    /// The canonical JSON that [`ContentHasher::hash_resolving`] hashes.
+    pub fn canonical_resolving(
+        &mut self,
+        doc: &[u8],
+        resolve: Resolve<'_>,
+    ) -> Result<&[u8], DiffError> {
+        self.render(doc, Form::Hash, Some(resolve))
+    }
+
+    /// [`ContentHasher::hash_resolving`] for a `serde_json::Value`.
+    pub fn hash_value_resolving(
+        &mut self,
+        doc: &Value,
+        resolve: Resolve<'_>,
+    ) -> Result<ContentHash, DiffError> {
+        let bytes = self.render_value(doc, Form::Hash, Some(resolve))?;
+        Ok(ContentHash(Sha256::digest(bytes).into()))
+    }
+
+    /// [`ContentHasher::canonical_resolving`] for a `serde_json::Value`.
+    pub fn canonical_value_resolving(
+        &mut self,
+        doc: &Value,
+        resolve: Resolve<'_>,
+    ) -> Result<&[u8], DiffError> {
+        self.render_value(doc, Form::Hash, Some(resolve))
     }
 
     /// The portable file committed to Git for this workflow; see [`portable`].
     pub fn portable(&mut self, doc: &[u8]) -> Result<&[u8], DiffError> {
-        self.render(doc, Form::Portable)
+        self.render(doc, Form::Portable, None)
     }
 
     /// The content hash of a workflow held as a `serde_json::Value`. Gives the same hash as
     /// the document the value was parsed from (a `Value` can not hold duplicate keys, so that
     /// check can not apply).
     pub fn hash_value(&mut self, doc: &Value) -> Result<ContentHash, DiffError> {
-        let bytes = self.render_value(doc, Form::Hash)?;
+        let bytes = self.render_value(doc, Form::Hash, None)?;
         Ok(ContentHash(Sha256::digest(bytes).into()))
     }
 
     /// Like [`ContentHasher::canonical`] for a `serde_json::Value`.
     pub fn canonical_value(&mut self, doc: &Value) -> Result<&[u8], DiffError> {
-        self.render_value(doc, Form::Hash)
+        self.render_value(doc, Form::Hash, None)
     }
 
     /// Like [`ContentHasher::portable`] for a `serde_json::Value`.
     pub fn portable_value(&mut self, doc: &Value) -> Result<&[u8], DiffError> {
-        self.render_value(doc, Form::Portable)
+        self.render_value(doc, Form::Portable, None)
     }
 
-    fn render(&mut self, doc: &[u8], form: Form) -> Result<&[u8], DiffError> {
-        render_into(&mut self.tape, &mut self.out, &mut self.scratch, doc, form)?;
+    fn render(
+        &mut self,
+        doc: &[u8],
+        form: Form,
+        resolve: Option<Resolve<'_>>,
+    ) -> Result<&[u8], DiffError> {
+        render_into(
+            &mut self.tape,
+            &mut self.out,
+            &mut self.scratch,
+            doc,
+            form,
+            resolve,
+        )?;
         Ok(&self.out)
     }
 
-    fn render_value(&mut self, doc: &Value, form: Form) -> Result<&[u8], DiffError> {
+    fn render_value(
+        &mut self,
+        doc: &Value,
+        form: Form,
+        resolve: Option<Resolve<'_>>,
+    ) -> Result<&[u8], DiffError> {
         self.value_buf.clear();
         write_value(&mut self.value_buf, doc);
         render_into(
@@ -143,6 +205,7 @@ impl ContentHasher {
             &mut self.scratch,
             &self.value_buf,
             form,
+            resolve,
         )?;
         Ok(&self.out)
     }
@@ -154,6 +217,7 @@ fn render_into(
     scratch: &mut Vec<u8>,
     doc: &[u8],
     form: Form,
+    resolve: Option<Resolve<'_>>,
 ) -> Result<(), DiffError> {
     let text = std::str::from_utf8(doc).map_err(|e| DiffError::InvalidUtf8 {
         offset: e.valid_up_to(),
@@ -164,11 +228,11 @@ fn render_into(
     match form {
         Form::Hash => {
             let mut em = Emitter::<false>::new(text, tape, out);
-            normalize::write(&mut em, &wf, form, scratch);
+            normalize::write(&mut em, &wf, form, scratch, resolve);
         }
         Form::Portable => {
             let mut em = Emitter::<true>::new(text, tape, out);
-            normalize::write(&mut em, &wf, form, scratch);
+            normalize::write(&mut em, &wf, form, scratch, None);
             out.push(b'\n');
         }
     }
@@ -178,6 +242,20 @@ fn render_into(
 /// The content hash of a workflow document. See `docs/content-hash.md`.
 pub fn content_hash(doc: &[u8]) -> Result<ContentHash, DiffError> {
     ContentHasher::new().hash(doc)
+}
+
+/// The content hash of a workflow document whose sub-workflow references `resolve` maps to
+/// the workflows they call. See `docs/content-hash.md#6-sub-workflow-references`.
+pub fn content_hash_resolving(doc: &[u8], resolve: Resolve<'_>) -> Result<ContentHash, DiffError> {
+    ContentHasher::new().hash_resolving(doc, resolve)
+}
+
+/// [`content_hash_resolving`] for a workflow held as a `serde_json::Value`.
+pub fn content_hash_value_resolving(
+    doc: &Value,
+    resolve: Resolve<'_>,
+) -> Result<ContentHash, DiffError> {
+    ContentHasher::new().hash_value_resolving(doc, resolve)
 }
 
 /// The content hash of a workflow held as a `serde_json::Value`.

@@ -8,6 +8,13 @@ use std::borrow::Cow;
 use crate::canon::Emitter;
 use crate::error::DiffError;
 use crate::json::{excerpt, str_eq, str_value, type_name, utf16_cmp, Kind, Tape};
+use crate::references::{
+    is_caller_type, is_reference_id, reads_from_database, LOCATOR_CACHE_FIELDS, RESOLVED_KEY,
+};
+
+/// Maps an instance's workflow id to a token that names the same workflow in every instance
+/// (the engine answers the canonical workflow id), or `None` when it does not know it.
+pub type Resolve<'r> = &'r dyn Fn(&str) -> Option<String>;
 
 /// Top-level fields that make up a workflow's behaviour: the allow-list of the content hash.
 pub const HASHED_FIELDS: [&str; 4] = ["connections", "name", "nodes", "settings"];
@@ -148,6 +155,7 @@ pub(crate) fn write<const PRETTY: bool>(
     wf: &Workflow<'_>,
     form: Form,
     scratch: &mut Vec<u8>,
+    resolve: Option<Resolve<'_>>,
 ) {
     // Top-level keys in RFC 8785 order: connections < name < nodes < settings.
     em.begin(b'{');
@@ -166,7 +174,7 @@ pub(crate) fn write<const PRETTY: bool>(
     let mut first_node = true;
     for (n, _) in &wf.nodes {
         em.entry(&mut first_node);
-        write_node(em, *n, form);
+        write_node(em, *n, form, resolve);
     }
     em.end(b']', !first_node);
     match (wf.settings, form) {
@@ -187,7 +195,12 @@ pub(crate) fn write<const PRETTY: bool>(
     em.end(b'}', true);
 }
 
-fn write_node<const PRETTY: bool>(em: &mut Emitter<'_, '_, PRETTY>, node: usize, form: Form) {
+fn write_node<const PRETTY: bool>(
+    em: &mut Emitter<'_, '_, PRETTY>,
+    node: usize,
+    form: Form,
+    resolve: Option<Resolve<'_>>,
+) {
     let tape = em.tape;
     let text = em.text;
     em.begin(b'{');
@@ -199,11 +212,19 @@ fn write_node<const PRETTY: bool>(em: &mut Emitter<'_, '_, PRETTY>, node: usize,
             if NODE_EXCLUDED_FIELDS.iter().any(|f| str_eq(text, key, f)) {
                 continue;
             }
-            if tape.items[v].kind == Kind::Obj && str_eq(text, key, "credentials") {
-                em.entry(&mut first);
-                em.key_item(k as usize);
-                write_credentials_by_name(em, v);
-                continue;
+            if tape.items[v].kind == Kind::Obj {
+                if str_eq(text, key, "credentials") {
+                    em.entry(&mut first);
+                    em.key_item(k as usize);
+                    write_credentials_by_name(em, v);
+                    continue;
+                }
+                if str_eq(text, key, "parameters") && is_caller(tape, text, node) {
+                    em.entry(&mut first);
+                    em.key_item(k as usize);
+                    write_caller_parameters(em, v, resolve);
+                    continue;
+                }
             }
         }
         em.entry(&mut first);
@@ -211,6 +232,122 @@ fn write_node<const PRETTY: bool>(em: &mut Emitter<'_, '_, PRETTY>, node: usize,
         em.value(v);
     }
     em.end(b'}', !first);
+}
+
+/// Whether node `node` has a `type` that calls another workflow by id.
+fn is_caller(tape: &Tape, text: &str, node: usize) -> bool {
+    tape.get(text, node, "type").is_some_and(|t| {
+        let it = &tape.items[t];
+        it.kind == Kind::Str && is_caller_type(&str_value(text, it))
+    })
+}
+
+/// The id of a reference held by item `i` (a `workflowId` string or a locator's `value`).
+fn reference_id<'a>(tape: &Tape, text: &'a str, i: usize) -> Option<Cow<'a, str>> {
+    let it = &tape.items[i];
+    if it.kind != Kind::Str {
+        return None;
+    }
+    let id = str_value(text, it);
+    is_reference_id(&id).then_some(id)
+}
+
+/// A caller node's `parameters`, with its sub-workflow reference (see `crate::references`)
+/// compared by the workflow it names: `workflowId` (or the locator's `value`) becomes
+/// `{"canonical": token}` when `resolve` knows the id and stays the id otherwise, and a
+/// locator's cached name and URL are left out.
+fn write_caller_parameters<const PRETTY: bool>(
+    em: &mut Emitter<'_, '_, PRETTY>,
+    params: usize,
+    resolve: Option<Resolve<'_>>,
+) {
+    let tape = em.tape;
+    let text = em.text;
+    let source = tape.get(text, params, "source").and_then(|s| {
+        let it = &tape.items[s];
+        (it.kind == Kind::Str).then(|| str_value(text, it))
+    });
+    if !reads_from_database(source.as_deref()) {
+        em.value(params);
+        return;
+    }
+    em.begin(b'{');
+    let mut first = true;
+    for &k in tape.members(params) {
+        let v = k as usize + 1;
+        em.entry(&mut first);
+        em.key_item(k as usize);
+        if !str_eq(text, &tape.items[k as usize], "workflowId") {
+            em.value(v);
+            continue;
+        }
+        match tape.items[v].kind {
+            Kind::Str => match reference_id(tape, text, v) {
+                Some(id) => write_reference(em, v, &id, resolve),
+                None => em.value(v),
+            },
+            Kind::Obj => write_locator(em, v, resolve),
+            _ => em.value(v),
+        }
+    }
+    em.end(b'}', !first);
+}
+
+/// A resource locator `{"__rl": true, "value": id, …}` that holds a reference; any other
+/// object is written as it is.
+fn write_locator<const PRETTY: bool>(
+    em: &mut Emitter<'_, '_, PRETTY>,
+    rl: usize,
+    resolve: Option<Resolve<'_>>,
+) {
+    let tape = em.tape;
+    let text = em.text;
+    let is_locator = tape
+        .get(text, rl, "__rl")
+        .is_some_and(|i| tape.items[i].kind == Kind::True);
+    let id = tape
+        .get(text, rl, "value")
+        .and_then(|v| Some((v, reference_id(tape, text, v)?)));
+    let (true, Some((value, id))) = (is_locator, id) else {
+        em.value(rl);
+        return;
+    };
+    em.begin(b'{');
+    let mut first = true;
+    for &k in tape.members(rl) {
+        let key = &tape.items[k as usize];
+        if LOCATOR_CACHE_FIELDS.iter().any(|f| str_eq(text, key, f)) {
+            continue;
+        }
+        em.entry(&mut first);
+        em.key_item(k as usize);
+        if k as usize + 1 == value {
+            write_reference(em, value, &id, resolve);
+        } else {
+            em.value(k as usize + 1);
+        }
+    }
+    em.end(b'}', !first);
+}
+
+/// The referenced workflow: `{"canonical": token}` when resolved, else item `i` (the id).
+fn write_reference<const PRETTY: bool>(
+    em: &mut Emitter<'_, '_, PRETTY>,
+    i: usize,
+    id: &str,
+    resolve: Option<Resolve<'_>>,
+) {
+    match resolve.and_then(|r| r(id)) {
+        Some(token) => {
+            em.begin(b'{');
+            let mut first = true;
+            em.entry(&mut first);
+            em.key_str(RESOLVED_KEY);
+            crate::canon::write_string(em.out, &token);
+            em.end(b'}', true);
+        }
+        None => em.value(i),
+    }
 }
 
 /// `{type: {id, name}}` becomes `{type: name}`: credential ids differ per environment, the

@@ -34,15 +34,41 @@ enum Slot<'a> {
     Locator(&'a str),
 }
 
+/// Whether a node of type `ty` calls another workflow by id.
+pub(crate) fn is_caller_type(ty: &str) -> bool {
+    CALLER_TYPES.contains(&ty)
+}
+
+/// Whether a caller whose `parameters.source` is `source` (`None` when absent or not a
+/// string) reads the called workflow from the instance's database.
+pub(crate) fn reads_from_database(source: Option<&str>) -> bool {
+    matches!(source, None | Some("database"))
+}
+
+/// Whether `id` (the text of `workflowId` or of its locator's `value`) names a workflow rather
+/// than computing one (an expression) or naming none.
+pub(crate) fn is_reference_id(id: &str) -> bool {
+    !id.is_empty() && !id.starts_with('=')
+}
+
+/// Resource-locator members that cache how the called workflow looked in the instance where
+/// it was picked (its name and its URL, which holds the instance's id). The content hash
+/// leaves them out of a reference.
+pub const LOCATOR_CACHE_FIELDS: [&str; 2] = ["cachedResultName", "cachedResultUrl"];
+
+/// The member that replaces a resolved reference's id in the hashed form:
+/// `{"canonical": <token>}`. An object can never be an instance id, so a resolved reference
+/// and an unresolved one never hash alike.
+pub const RESOLVED_KEY: &str = "canonical";
+
 fn slot(node: &Value) -> Option<Slot<'_>> {
     let ty = node.get("type")?.as_str()?;
-    if !CALLER_TYPES.contains(&ty) {
+    if !is_caller_type(ty) {
         return None;
     }
     let params = node.get("parameters")?;
-    match params.get("source").and_then(Value::as_str) {
-        None | Some("database") => {}
-        Some(_) => return None,
+    if !reads_from_database(params.get("source").and_then(Value::as_str)) {
+        return None;
     }
     let (id, plain) = match params.get("workflowId")? {
         Value::String(s) => (s.as_str(), true),
@@ -51,7 +77,7 @@ fn slot(node: &Value) -> Option<Slot<'_>> {
         }
         _ => return None,
     };
-    if id.is_empty() || id.starts_with('=') {
+    if !is_reference_id(id) {
         return None;
     }
     Some(if plain {

@@ -5,6 +5,10 @@
 //! checks the last step with no Rust at all). `tests/vectors/invalid/` holds documents that
 //! must be rejected, with the message each must give in `invalid/EXPECTED`.
 //!
+//! A vector with sub-workflow references may have `NN-*.resolving`, a JSON object from
+//! instance workflow id to the token that names the called workflow; the document hashed with
+//! that resolution gives `NN-*.resolved.canonical`, also listed in `SHA256SUMS`.
+//!
 //! After a deliberate change of the specification, `WFOPS_BLESS=1 cargo test -p wfops-diff
 //! --test vectors` rewrites the expected files; review the diff like any other change.
 
@@ -20,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use common::reference;
 use sha2::{Digest, Sha256};
-use wfops_diff::{canonical_bytes, content_hash};
+use wfops_diff::{canonical_bytes, content_hash, content_hash_resolving, ContentHasher};
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
@@ -66,6 +70,40 @@ fn valid_vectors_give_the_published_bytes_and_hashes() {
         );
         let hash = content_hash(&bytes).unwrap().to_hex();
         assert_eq!(hash, hex::encode(Sha256::digest(&canon)), "{name}");
+        let resolving = dir.join(name.replace(".json", ".resolving"));
+        if resolving.exists() {
+            let map: BTreeMap<String, String> =
+                serde_json::from_slice(&fs::read(&resolving).unwrap()).unwrap();
+            let resolve = |id: &str| map.get(id).cloned();
+            let resolved_name = name.replace(".json", ".resolved.canonical");
+            let resolved = ContentHasher::new()
+                .canonical_resolving(&bytes, &resolve)
+                .unwrap()
+                .to_vec();
+            assert_eq!(
+                reference::canonical_resolving(&bytes, &resolve).as_deref(),
+                Ok(resolved.as_slice()),
+                "{name}: the reference disagrees on the resolved form"
+            );
+            assert_ne!(resolved, canon, "{name}: resolution changed nothing");
+            let resolved_hash = content_hash_resolving(&bytes, &resolve).unwrap().to_hex();
+            assert_eq!(resolved_hash, hex::encode(Sha256::digest(&resolved)));
+            if bless() {
+                fs::write(dir.join(&resolved_name), &resolved).unwrap();
+                written.push_str(&format!("{resolved_hash}  {resolved_name}\n"));
+            } else {
+                assert_eq!(
+                    fs::read(dir.join(&resolved_name)).unwrap(),
+                    resolved,
+                    "{name}: resolved bytes differ from {resolved_name}"
+                );
+                assert_eq!(
+                    sums.remove(&resolved_name).as_deref(),
+                    Some(resolved_hash.as_str()),
+                    "{name}"
+                );
+            }
+        }
         if bless() {
             fs::write(dir.join(&canon_name), &canon).unwrap();
             written.push_str(&format!("{hash}  {canon_name}\n"));

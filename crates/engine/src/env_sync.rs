@@ -24,6 +24,7 @@ use wfops_db::{hash_registry, ScopedFutureExt};
 use wfops_diff::{ContentHash, ContentHasher};
 use wfops_n8n::{ListWorkflows, Page, ProviderError, RemoteWorkflow, WorkflowProvider};
 
+use crate::references::{load_resolver, Resolver};
 use crate::context::{load_environment, Checkpoint, EngineCtx, Progress};
 use crate::error::{EngineError, Result};
 use crate::linking::{auto_link, LinkBlocked, LinkCandidate};
@@ -440,7 +441,10 @@ async fn process_page(
     let read = p.ctx.db.tenant_tx(tenant_id, |conn| {
         async move { workflows::sync_states(conn, env_id, &ids).await }.scope_boxed()
     });
-    let (hashed, existing) = futures::join!(hash_all(items, offset), read);
+    // Sub-workflow references hash as the canonical workflow their id is mapped to here; a
+    // callee linked later in this run is caught up by reconciliation (`references::converge`).
+    let resolver = load_resolver(p.ctx, tenant_id, env_id).await?;
+    let (hashed, existing) = futures::join!(hash_all(items, offset, resolver, env_id), read);
     let (items, hashes) = hashed?;
     let existing = existing?;
     let prepared: Vec<Prepared<'_>> = items[offset..]
@@ -598,15 +602,19 @@ async fn process_page(
 async fn hash_all(
     items: Vec<RemoteWorkflow>,
     offset: usize,
+    resolver: Resolver,
+    environment_id: Uuid,
 ) -> Result<(
     Vec<RemoteWorkflow>,
     Vec<std::result::Result<ContentHash, String>>,
 )> {
     tokio::task::spawn_blocking(move || {
+        let resolve = resolver.for_env(environment_id);
         let hashes = items[offset..]
             .par_iter()
             .map_init(ContentHasher::new, |h, w| {
-                h.hash_value(w.raw()).map_err(|e| e.to_string())
+                h.hash_value_resolving(w.raw(), &resolve)
+                    .map_err(|e| e.to_string())
             })
             .collect();
         (items, hashes)

@@ -2,7 +2,7 @@
 //! the way the database records Git content. Shared by repository sync and onboarding.
 
 use serde_json::Value;
-use wfops_diff::ContentHasher;
+use wfops_diff::{ContentHasher, Resolve};
 use wfops_git::GitFile;
 
 /// One file of the folder, validated and hashed.
@@ -23,7 +23,9 @@ pub(crate) struct Workflow {
     pub normalized: Value,
 }
 
-pub(crate) fn parse_files(files: Vec<GitFile>) -> Vec<ParsedFile> {
+/// Parses and hashes a folder's files; `resolve` maps the ids of the environment whose folder
+/// it is to canonical workflows (sub-workflow references).
+pub(crate) fn parse_files(files: Vec<GitFile>, resolve: Resolve<'_>) -> Vec<ParsedFile> {
     let mut hasher = ContentHasher::new();
     files
         .into_iter()
@@ -35,7 +37,7 @@ pub(crate) fn parse_files(files: Vec<GitFile>) -> Vec<ParsedFile> {
                 .and_then(|name| name.strip_suffix(".json"))
                 .unwrap_or(&file.path)
                 .to_owned();
-            let parsed = parse_workflow(&mut hasher, &file.bytes, &stem);
+            let parsed = parse_workflow(&mut hasher, &file.bytes, &stem, resolve);
             ParsedFile {
                 path: file.path,
                 stem,
@@ -50,11 +52,17 @@ pub(crate) fn parse_workflow(
     hasher: &mut ContentHasher,
     bytes: &[u8],
     stem: &str,
+    resolve: Resolve<'_>,
 ) -> std::result::Result<Workflow, String> {
-    let hash = hasher.hash(bytes).map_err(|e| e.to_string())?;
-    let normalized: Value =
-        serde_json::from_slice(hasher.canonical(bytes).map_err(|e| e.to_string())?)
-            .map_err(|e| format!("normalized document can not be read back: {e}"))?;
+    let hash = hasher
+        .hash_resolving(bytes, resolve)
+        .map_err(|e| e.to_string())?;
+    let normalized: Value = serde_json::from_slice(
+        hasher
+            .canonical_resolving(bytes, resolve)
+            .map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| format!("normalized document can not be read back: {e}"))?;
     let document: Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
     let name = document
         .get("name")
@@ -100,7 +108,7 @@ mod tests {
             file("workflows/dev/order-sync.json", &bytes),
             file("workflows/dev/Unnamed One.json", &unnamed),
             file("workflows/dev/bad.json", b"{\"name\": 1,"),
-        ]);
+        ], &|_| None);
         assert_eq!(parsed[0].stem, "order-sync");
         let w = parsed[0].parsed.as_ref().unwrap();
         assert_eq!(w.name, "Order Sync");

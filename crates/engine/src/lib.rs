@@ -11,6 +11,7 @@ pub mod onboarding;
 pub mod preflight;
 pub mod promotion;
 pub mod reconcile;
+pub mod references;
 pub mod repo_sync;
 
 pub use context::{

@@ -14,10 +14,11 @@ use wfops_canonical::{
 };
 use wfops_db::hash_registry::{self, NewRegistryEntry};
 use wfops_db::{workflows, Conn};
-use wfops_diff::ContentHash;
+use wfops_diff::{normalized_value_resolving, ContentHash};
 
 use crate::error::{EngineError, Result};
 use crate::git_files::Workflow;
+use crate::references::Resolver;
 
 /// An untracked workflow that was not auto-linked although its hash is registered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +75,10 @@ pub async fn auto_link(
             .or_default()
             .push(hit);
     }
+    // The registry holds normalized payloads whose references name canonical workflows; the
+    // candidate is compared in the same form, its references resolved in this environment.
+    let resolver = Resolver::load(conn, Some(environment_id)).await?;
+    let resolve = resolver.for_env(environment_id);
     // Links decided in this call, so two twins in one batch do not both take one canonical.
     let mut taken: HashMap<Uuid, String> = HashMap::new();
     let mut links = Vec::new();
@@ -83,13 +88,19 @@ pub async fn auto_link(
         let Some(entries) = by_hash.get(hex.as_str()) else {
             continue;
         };
+        let normalized = normalized_value_resolving(c.document, &resolve).map_err(|e| {
+            EngineError::Internal(format!(
+                "workflow {} in environment {environment_id}: {e}",
+                c.n8n_workflow_id
+            ))
+        })?;
         let mut collision = None;
         for entry in entries {
             let found = check_registry_entry(
                 c.hash,
                 Some(CanonicalId::from(entry.canonical_id)),
                 &entry.workflow_payload,
-                c.document,
+                &normalized,
             )
             .map_err(|e| {
                 EngineError::Internal(format!(

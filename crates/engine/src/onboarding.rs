@@ -35,6 +35,7 @@ use wfops_git::{Author, CommitSha, FileChange};
 use crate::context::{load_environment, EngineCtx, Progress};
 use crate::error::{EngineError, Result};
 use crate::git_files::{parse_files, parse_workflow, Workflow};
+use crate::references::load_resolver;
 use crate::git_targets::GitTarget;
 use crate::linking::register_hashes;
 use crate::reconcile::{self, ReconcileReport};
@@ -383,13 +384,18 @@ pub async fn inventory(
         .report(0, total, "reading the environment's folder in Git")
         .await?;
     let folder = target.folder.clone();
+    // the folder's files carry this environment's workflow ids
+    let resolver = load_resolver(ctx, tenant_id, environment_id).await?;
     let (head, existing) = target
         .with_mirror(move |mirror| {
             let Some(head) = mirror.fetch()? else {
                 return Ok((None, Vec::new()));
             };
             let files = mirror.read_tree(&head, &folder)?;
-            Ok((Some(head), parse_files(files)))
+            Ok((
+                Some(head),
+                parse_files(files, &resolver.for_env(environment_id)),
+            ))
         })
         .await?;
     report.commit_sha = head.as_ref().map(ToString::to_string);
@@ -608,6 +614,9 @@ async fn load_items(
         })
         .await?;
     let mut docs: HashMap<Uuid, Option<Value>> = docs.into_iter().collect();
+    // the portable file keeps the environment's ids; its hash resolves them like the sync's
+    let resolver = load_resolver(ctx, tenant_id, environment_id).await?;
+    let resolve = resolver.for_env(environment_id);
     let mut hasher = ContentHasher::new();
     let mut items = Vec::new();
     for row in rows {
@@ -639,7 +648,7 @@ async fn load_items(
             }
         };
         let fallback = row.n8n_workflow_id.clone();
-        let workflow = match parse_workflow(&mut hasher, &portable, &fallback) {
+        let workflow = match parse_workflow(&mut hasher, &portable, &fallback, &resolve) {
             Ok(w) => w,
             Err(e) => {
                 report.skipped.push(skip(format!("no portable form: {e}")));

@@ -18,6 +18,7 @@ use wfops_promotion::EnvironmentClass;
 
 use crate::context::EngineCtx;
 use crate::error::{EngineError, Result};
+use crate::references::{self, ConvergeReport};
 
 /// What one reconciliation stored.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -32,6 +33,10 @@ pub struct ReconcileReport {
     pub skipped_unparseable: usize,
     /// Mappings whose `git_content_hash` changed.
     pub git_hashes_updated: usize,
+    /// Stored hashes re-computed first because the mappings their references resolve through,
+    /// or the hash rules, changed.
+    #[serde(default)]
+    pub converged: ConvergeReport,
     pub duration_ms: u64,
 }
 
@@ -44,6 +49,7 @@ pub async fn run(ctx: &EngineCtx, tenant_id: Uuid) -> Result<ReconcileReport> {
         .tenant_tx(tenant_id, |conn| {
             async move {
                 diff_state::lock_tenant(conn, tenant_id).await?;
+                let converged = references::converge(conn, tenant_id).await?;
                 let inputs = diff_state::load_inputs(conn).await?;
                 let computed = compute(&inputs);
                 let rows = diff_state::replace_all(conn, tenant_id, &computed.rows).await?;
@@ -61,6 +67,7 @@ pub async fn run(ctx: &EngineCtx, tenant_id: Uuid) -> Result<ReconcileReport> {
                     by_status,
                     skipped_unparseable: computed.skipped_unparseable,
                     git_hashes_updated,
+                    converged,
                     duration_ms: 0,
                 })
             }

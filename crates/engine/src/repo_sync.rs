@@ -30,6 +30,7 @@ use wfops_git::CommitSha;
 use crate::context::{load_environment, EngineCtx, Progress};
 use crate::error::{EngineError, Result};
 use crate::git_files::{parse_files, ParsedFile, Workflow};
+use crate::references::load_resolver;
 use crate::git_targets::GitTarget;
 use crate::linking::{self, register_hashes, LinkBlocked, LinkOutcome};
 use crate::reconcile::{self, ReconcileReport};
@@ -101,12 +102,18 @@ pub async fn run(
         )
         .await?;
     let folder = target.folder.clone();
+    // the folder's files carry this environment's workflow ids
+    let resolver = load_resolver(ctx, tenant_id, environment_id).await?;
     let snapshot = target
         .with_mirror(move |mirror| {
             let head = mirror.fetch_branch()?;
             let time = mirror.commit_time(&head)?;
             let files = mirror.read_tree(&head, &folder)?;
-            Ok((head, time, parse_files(files)))
+            Ok((
+                head,
+                time,
+                parse_files(files, &resolver.for_env(environment_id)),
+            ))
         })
         .await?;
     let (head, commit_time, files) = snapshot;

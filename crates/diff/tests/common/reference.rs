@@ -206,8 +206,58 @@ fn normalize_connections(c: &Map<String, Value>) -> Value {
     Value::Object(out)
 }
 
+/// A caller node's parameters with its sub-workflow reference written as the workflow it
+/// calls (docs/content-hash.md, section 6), written out independently of the fast path.
+fn normalize_reference(node: &mut Map<String, Value>, resolve: &dyn Fn(&str) -> Option<String>) {
+    let is_caller = matches!(node.get("type"), Some(Value::String(t))
+        if t == "n8n-nodes-base.executeWorkflow" || t == "@n8n/n8n-nodes-langchain.toolWorkflow");
+    if !is_caller {
+        return;
+    }
+    let Some(Value::Object(params)) = node.get_mut("parameters") else {
+        return;
+    };
+    match params.get("source") {
+        None => {}
+        Some(Value::String(s)) if s == "database" => {}
+        Some(Value::String(_)) => return,
+        Some(_) => {}
+    }
+    let is_id = |s: &str| !s.is_empty() && !s.starts_with('=');
+    let token = |id: &str| match resolve(id) {
+        Some(t) => serde_json::json!({ "canonical": t }),
+        None => Value::String(id.to_owned()),
+    };
+    match params.get_mut("workflowId") {
+        Some(v @ Value::String(_)) => {
+            let id = v.as_str().unwrap_or_default().to_owned();
+            if is_id(&id) {
+                *v = token(&id);
+            }
+        }
+        Some(Value::Object(rl)) => {
+            let id = match (rl.get("__rl"), rl.get("value")) {
+                (Some(Value::Bool(true)), Some(Value::String(id))) if is_id(id) => id.clone(),
+                _ => return,
+            };
+            rl.remove("cachedResultName");
+            rl.remove("cachedResultUrl");
+            rl.insert("value".into(), token(&id));
+        }
+        _ => {}
+    }
+}
+
 /// The workflow rules on a `Value`: the normalized workflow, or why it is rejected.
 pub fn normalize(w: &Value) -> Result<Value, String> {
+    normalize_resolving(w, &|_| None)
+}
+
+/// [`normalize`] with sub-workflow references resolved by `resolve`.
+pub fn normalize_resolving(
+    w: &Value,
+    resolve: &dyn Fn(&str) -> Option<String>,
+) -> Result<Value, String> {
     let Value::Object(w) = w else {
         return Err("not an object".into());
     };
@@ -261,6 +311,7 @@ pub fn normalize(w: &Value) -> Result<Value, String> {
                 }
             }
         }
+        normalize_reference(&mut m, resolve);
         norm_nodes.push((name, Value::Object(m)));
     }
     norm_nodes.sort_by(|a, b| utf16_cmp(&a.0, &b.0));
@@ -281,6 +332,15 @@ pub fn normalize(w: &Value) -> Result<Value, String> {
 pub fn canonical(bytes: &[u8]) -> Result<Vec<u8>, String> {
     let v = parse_strict(bytes)?;
     Ok(jcs(&normalize(&v)?).into_bytes())
+}
+
+/// Canonical bytes of the normalized workflow in `bytes`, references resolved by `resolve`.
+pub fn canonical_resolving(
+    bytes: &[u8],
+    resolve: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<u8>, String> {
+    let v = parse_strict(bytes)?;
+    Ok(jcs(&normalize_resolving(&v, resolve)?).into_bytes())
 }
 
 pub fn hash(bytes: &[u8]) -> Result<String, String> {

@@ -2,8 +2,10 @@
 """Recomputes WorkflowOps content hashes from docs/content-hash.md, independently of the Rust
 code. Standard library only.
 
-usage: recompute.py FILE...      prints "<hash>  <file>" or "error: <reason>  <file>"
-       recompute.py --canonical FILE   prints the canonical bytes
+usage: recompute.py [--resolve MAP] FILE...   prints "<hash>  <file>" or "error: <reason>  <file>"
+       recompute.py [--resolve MAP] --canonical FILE   prints the canonical bytes
+MAP is a JSON object from instance workflow id to the token of the workflow it names
+(section 6 of docs/content-hash.md); without it no reference is resolved.
 """
 import hashlib
 import json
@@ -13,6 +15,8 @@ import sys
 
 MAX_DEPTH = 100
 NODE_DROPPED = ("id", "webhookId", "position", "positionAbsolute")
+CALLER_TYPES = ("n8n-nodes-base.executeWorkflow", "@n8n/n8n-nodes-langchain.toolWorkflow")
+RESOLVE = {}
 FIELD_NAME = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*\Z")
 
 
@@ -174,6 +178,33 @@ def normalize_connections(conns):
     return out
 
 
+def is_reference_id(v):
+    return isinstance(v, str) and v != "" and not v.startswith("=")
+
+
+def reference_token(wid):
+    return {"canonical": RESOLVE[wid]} if wid in RESOLVE else wid
+
+
+def normalize_reference(node):
+    if node.get("type") not in CALLER_TYPES or not isinstance(node.get("parameters"), dict):
+        return
+    params = dict(node["parameters"])
+    source = params.get("source")
+    if isinstance(source, str) and source != "database":
+        return
+    wid = params.get("workflowId")
+    if is_reference_id(wid):
+        params["workflowId"] = reference_token(wid)
+    elif isinstance(wid, dict) and wid.get("__rl") is True and is_reference_id(wid.get("value")):
+        rl = {k: v for k, v in wid.items() if k not in ("cachedResultName", "cachedResultUrl")}
+        rl["value"] = reference_token(wid["value"])
+        params["workflowId"] = rl
+    else:
+        return
+    node["parameters"] = params
+
+
 def normalize(w):
     if not isinstance(w, dict):
         raise Rejected("a workflow must be a JSON object")
@@ -211,6 +242,7 @@ def normalize(w):
             m["credentials"] = {
                 t: (c.get("name") if isinstance(c, dict) else c) for t, c in m["credentials"].items()
             }
+        normalize_reference(m)
         nodes.append(m)
     nodes.sort(key=lambda n: utf16_key(n["name"]))
     for a, b in zip(nodes, nodes[1:]):
@@ -226,6 +258,10 @@ def canonical(raw):
 
 
 def main(args):
+    if args[:1] == ["--resolve"]:
+        with open(args[1], "rb") as f:
+            RESOLVE.update(json.load(f))
+        args = args[2:]
     show = args[:1] == ["--canonical"]
     for path in args[1:] if show else args:
         with open(path, "rb") as f:
