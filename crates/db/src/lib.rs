@@ -12,7 +12,10 @@ pub mod schema;
 pub mod api_keys;
 pub mod audit;
 pub mod environments;
+pub mod credential_mappings;
+pub mod environment_variables;
 pub mod pipelines;
+pub mod preflight; // the reads of a promotion's pre-flight
 pub mod promotions;
 pub mod tenants;
 pub mod users;
