@@ -109,7 +109,10 @@ pub async fn diff_statuses(
 }
 
 /// The names of the live canonical workflows among `ids`.
-pub async fn canonical_names(conn: &mut Conn, ids: &[Uuid]) -> Result<HashMap<Uuid, String>, Error> {
+pub async fn canonical_names(
+    conn: &mut Conn,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, String>, Error> {
     use canonical_workflows::dsl as c;
     let rows: Vec<(Uuid, String)> = c::canonical_workflows
         .filter(c::id.eq_any(ids))
