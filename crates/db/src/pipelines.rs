@@ -128,3 +128,21 @@ pub async fn delete(conn: &mut Conn, id: Uuid) -> Result<PipelineRow, Error> {
         .await
         .map_err(Error::from)
 }
+
+/// For each of `ids` that the bound tenant has as an environment: whether it is archived.
+/// An id absent from the answer is not one of the tenant's environments.
+pub async fn environment_states(
+    conn: &mut Conn,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, bool>, Error> {
+    use crate::schema::environments;
+    let rows: Vec<(Uuid, Option<DateTime<Utc>>)> = environments::table
+        .filter(environments::id.eq_any(ids))
+        .select((environments::id, environments::deleted_at))
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, deleted)| (id, deleted.is_some()))
+        .collect())
+}
