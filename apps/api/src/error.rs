@@ -113,6 +113,27 @@ error_codes! {
     ConcurrentChange = "concurrent_change", CONFLICT, "ConflictError";
     EnvironmentInUse = "environment_in_use", CONFLICT, "ConflictError";
     ResourceConflict = "resource_conflict", CONFLICT, "ConflictError";
+    // promotion configuration and pre-flight
+    PipelineNotFound = "pipeline_not_found", NOT_FOUND, "NotFoundError";
+    CredentialMappingNotFound = "credential_mapping_not_found", NOT_FOUND, "NotFoundError";
+    EnvironmentVariableNotFound = "environment_variable_not_found", NOT_FOUND, "NotFoundError";
+    WorkflowsNotInSource = "workflows_not_in_source", NOT_FOUND, "NotFoundError";
+    InvalidStageCount = "invalid_stage_count", UNPROCESSABLE_ENTITY, "ValidationError";
+    InvalidStage = "invalid_stage", UNPROCESSABLE_ENTITY, "ValidationError";
+    UnknownGateFlag = "unknown_gate_flag", UNPROCESSABLE_ENTITY, "ValidationError";
+    DuplicateStageName = "duplicate_stage_name", UNPROCESSABLE_ENTITY, "ValidationError";
+    StageSelfPromotion = "stage_self_promotion", UNPROCESSABLE_ENTITY, "ValidationError";
+    DuplicateStageDirection = "duplicate_stage_direction", UNPROCESSABLE_ENTITY, "ValidationError";
+    PipelineCycle = "pipeline_cycle", UNPROCESSABLE_ENTITY, "ValidationError";
+    StageEnvironmentNotFound = "stage_environment_not_found", UNPROCESSABLE_ENTITY, "ValidationError";
+    StageEnvironmentArchived = "stage_environment_archived", UNPROCESSABLE_ENTITY, "ValidationError";
+    PipelineStageMissing = "pipeline_stage_missing", UNPROCESSABLE_ENTITY, "ValidationError";
+    PipelineInactive = "pipeline_inactive", UNPROCESSABLE_ENTITY, "ValidationError";
+    SameSourceAndTarget = "same_source_and_target", UNPROCESSABLE_ENTITY, "ValidationError";
+    InvalidWorkflowSelection = "invalid_workflow_selection", UNPROCESSABLE_ENTITY, "ValidationError";
+    InvalidVariableKey = "invalid_variable_key", BAD_REQUEST, "InvalidRequestError";
+    InvalidVariableValue = "invalid_variable_value", UNPROCESSABLE_ENTITY, "ValidationError";
+    InvalidCredentialMapping = "invalid_credential_mapping", UNPROCESSABLE_ENTITY, "ValidationError";
     // what WorkflowOps depends on
     GitRemoteUnreachable = "git_remote_unreachable", BAD_GATEWAY, "UpstreamError";
     GitAuthFailed = "git_auth_failed", BAD_GATEWAY, "UpstreamError";
@@ -440,6 +461,25 @@ impl From<EngineError> for ApiError {
             K::GitFailed => Code::GitOperationFailed,
             K::GitNotConfigured => Code::GitNotConfigured,
             K::CanonicalRule => Code::CanonicalRuleViolated,
+            K::PipelineNotFound => Code::PipelineNotFound,
+            K::PipelineInactive => Code::PipelineInactive,
+            K::PipelineStageMissing => Code::PipelineStageMissing,
+            K::SameSourceAndTarget => Code::SameSourceAndTarget,
+            K::WorkflowsNotInSource => {
+                let ids = match &err {
+                    EngineError::Preflight(
+                        wfops_engine::preflight::PreflightError::WorkflowsNotInSource {
+                            ids, ..
+                        },
+                    ) => json!(ids),
+                    _ => Value::Null,
+                };
+                return ApiError::Coded {
+                    code: Code::WorkflowsNotInSource,
+                    message: err.to_string(),
+                    details: Some(json!({ "workflow_ids": ids })),
+                };
+            }
             K::Internal => return ApiError::internal(err),
         };
         // The engine's messages name environments and causes but never secrets.

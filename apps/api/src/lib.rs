@@ -68,6 +68,61 @@ pub fn route_table() -> Vec<(&'static str, Vec<(Method, MakeRoute)>)> {
                 route!(DELETE, environments::delete),
             ],
         ),
+        (
+            "/api/v1/environments/{id}/variables",
+            vec![route!(GET, variables::list)],
+        ),
+        (
+            "/api/v1/environments/{id}/variables/{key}",
+            vec![
+                route!(PUT, variables::put),
+                route!(DELETE, variables::delete),
+            ],
+        ),
+        (
+            "/api/v1/pipelines",
+            vec![
+                route!(GET, pipelines::list),
+                route!(POST, pipelines::create),
+            ],
+        ),
+        (
+            "/api/v1/pipelines/{id}",
+            vec![
+                route!(GET, pipelines::get),
+                route!(PATCH, pipelines::update),
+                route!(DELETE, pipelines::delete),
+            ],
+        ),
+        // the fixed paths before any `/credential-mappings/{id}` or `/promotions/{id}`, which
+        // would otherwise match them first
+        (
+            "/api/v1/credential-mappings",
+            vec![
+                route!(GET, credential_mappings::list),
+                route!(PUT, credential_mappings::put),
+            ],
+        ),
+        (
+            "/api/v1/credential-mappings/suggestions",
+            vec![route!(GET, credential_mappings::suggestions)],
+        ),
+        (
+            "/api/v1/credential-mappings/{id}",
+            vec![route!(DELETE, credential_mappings::delete)],
+        ),
+        (
+            "/api/v1/promotions/validate",
+            vec![route!(POST, preflight::validate)],
+        ),
+        (
+            "/api/v1/promotions/compare",
+            vec![route!(POST, preflight::compare)],
+        ),
+        (
+            "/api/v1/promotions/drift-check/{env_id}",
+            vec![route!(GET, preflight::drift_check)],
+        ),
         ("/api/v1/schedulers", vec![route!(GET, schedulers::list)]),
         (
             "/api/v1/platform/schedulers",

@@ -26,6 +26,21 @@ use crate::routes;
         routes::environments::create,
         routes::environments::update,
         routes::environments::delete,
+        routes::variables::list,
+        routes::variables::put,
+        routes::variables::delete,
+        routes::pipelines::list,
+        routes::pipelines::get,
+        routes::pipelines::create,
+        routes::pipelines::update,
+        routes::pipelines::delete,
+        routes::credential_mappings::list,
+        routes::credential_mappings::put,
+        routes::credential_mappings::delete,
+        routes::credential_mappings::suggestions,
+        routes::preflight::validate,
+        routes::preflight::compare,
+        routes::preflight::drift_check,
         routes::schedulers::list,
         routes::schedulers::installation,
         routes::canonical::sync_environment,
@@ -56,6 +71,22 @@ use crate::routes;
         routes::jobs::JobStatusParam,
         routes::matrix::SortParam,
         routes::sse::SseEventData,
+        routes::pipelines::StageSchema,
+        routes::pipelines::GatesSchema,
+        routes::pipelines::StageView,
+        routes::preflight::GateName,
+        routes::preflight::RiskLevelParam,
+        routes::preflight::DriftModeParam,
+        routes::preflight::DriftReliefParam,
+        routes::preflight::GateResultView,
+        routes::preflight::GateWorkflowView,
+        routes::preflight::GateFlagsView,
+        routes::preflight::DriftVerdictView,
+        routes::preflight::DriftPolicyView,
+        routes::preflight::IncidentView,
+        routes::preflight::ComparisonView,
+        routes::preflight::RiskView,
+        routes::preflight::RiskReasonView,
     )),
     modifiers(&BearerAuth, &CommonResponses, &NonEmptyUpdates),
     tags(
@@ -67,6 +98,8 @@ use crate::routes;
         (name = "canonical", description = "Canonical workflows, sync requests, linking and onboarding"),
         (name = "workflows", description = "Workflows per environment, the cross-environment matrix, versions and diffs"),
         (name = "jobs", description = "Background jobs and their Server-Sent Events"),
+        (name = "pipelines", description = "Promotion pipelines: stages and their gates"),
+        (name = "promotions", description = "Promotion pre-flight: gates, comparison, drift check, credential mappings"),
     )
 )]
 pub struct ApiDoc;
@@ -102,11 +135,11 @@ impl Modify for NonEmptyUpdates {
         let Some(components) = openapi.components.as_mut() else {
             return;
         };
-        if let Some(RefOr::T(Schema::Object(object))) =
-            components.schemas.get_mut("UpdateEnvironmentRequest")
-        {
-            object.min_properties = Some(1);
-            object.max_properties = None;
+        for name in ["UpdateEnvironmentRequest", "UpdatePipelineRequest"] {
+            if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(name) {
+                object.min_properties = Some(1);
+                object.max_properties = None;
+            }
         }
     }
 }

@@ -11,8 +11,11 @@ pub mod schema;
 // tenant-facing queries (owned by the API work)
 pub mod api_keys;
 pub mod audit;
+pub mod credential_mappings;
+pub mod environment_variables;
 pub mod environments;
 pub mod pipelines;
+pub mod preflight; // the reads of a promotion's pre-flight
 pub mod promotions;
 pub mod tenants;
 pub mod users;

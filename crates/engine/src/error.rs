@@ -63,6 +63,10 @@ pub enum EngineError {
     #[error(transparent)]
     Canonical(#[from] wfops_canonical::CanonicalError),
 
+    /// A promotion's selection or pipeline is not usable (docs/promotion.md#pre-flight).
+    #[error(transparent)]
+    Preflight(#[from] crate::preflight::PreflightError),
+
     /// A bug: an invariant the engine relies on did not hold, or a blocking task panicked.
     #[error("internal error: {0}")]
     Internal(String),
@@ -102,6 +106,7 @@ impl EngineError {
             EngineError::EnvironmentNotFound(_)
             | EngineError::GitNotConfigured { .. }
             | EngineError::Canonical(_)
+            | EngineError::Preflight(_)
             | EngineError::EnvironmentConfig { .. }
             | EngineError::Config(_)
             | EngineError::LeaseLost(_)
@@ -136,6 +141,16 @@ impl EngineError {
             },
             EngineError::GitNotConfigured { .. } => K::GitNotConfigured,
             EngineError::Canonical(_) => K::CanonicalRule,
+            EngineError::Preflight(e) => {
+                use crate::preflight::PreflightError as P;
+                match e {
+                    P::PipelineNotFound(_) => K::PipelineNotFound,
+                    P::PipelineInactive { .. } => K::PipelineInactive,
+                    P::StageMissing { .. } => K::PipelineStageMissing,
+                    P::SameEnvironment(_) => K::SameSourceAndTarget,
+                    P::WorkflowsNotInSource { .. } => K::WorkflowsNotInSource,
+                }
+            }
             EngineError::Config(_) | EngineError::LeaseLost(_) | EngineError::Internal(_) => {
                 K::Internal
             }
@@ -175,6 +190,16 @@ pub enum EngineErrorKind {
     GitNotConfigured,
     /// A canonical-identity rule refused.
     CanonicalRule,
+    /// The promotion names a pipeline the tenant does not have.
+    PipelineNotFound,
+    /// The promotion names a pipeline that is switched off.
+    PipelineInactive,
+    /// The pipeline has no stage from the source into the target.
+    PipelineStageMissing,
+    /// The promotion's source and target are the same environment.
+    SameSourceAndTarget,
+    /// Selected workflows that the source environment does not hold.
+    WorkflowsNotInSource,
     /// A bug or a misconfigured installation.
     Internal,
 }

@@ -7,11 +7,15 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 mod class;
+pub mod gates;
 pub mod pipeline;
 pub mod refs;
+pub mod risk;
 
 pub use class::EnvironmentClass;
-pub use pipeline::{Gates, Stage};
+pub use gates::{GateKind, GateResult};
+pub use pipeline::{Gates, PipelineError, Stage};
+pub use risk::{Risk, RiskLevel};
 
 /// Everything this crate can refuse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -98,11 +98,160 @@ pub fn visit_strings(v: &Value, f: &mut impl FnMut(&str)) {
     }
 }
 
+/// A credential of the target offered as the mapping of a source credential.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CandidateCredential {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    /// Same name as the source credential (compared without case).
+    pub same_name: bool,
+    /// How many nodes of the target's workflows use it.
+    pub uses: usize,
+}
+
+/// A source credential without mapping and its candidates, best first.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MappingSuggestion {
+    pub credential_type: String,
+    pub source_credential_id: Option<String>,
+    pub source_credential_name: Option<String>,
+    /// How many nodes of the source's workflows use it.
+    pub uses: usize,
+    pub candidates: Vec<CandidateCredential>,
+}
+
+fn same_name(a: Option<&str>, b: Option<&str>) -> bool {
+    matches!((a, b), (Some(a), Some(b)) if a.trim().eq_ignore_ascii_case(b.trim()))
+}
+
+/// Groups the source's unmapped credential references (one suggestion per credential: same
+/// type and id, or same name when there is no id) and offers, for each, the target's
+/// credentials of the same type: same name first, then the most used, then by name and id.
+/// Suggestions are ordered by type, then name, then id.
+pub fn suggest_mappings(
+    unmapped_source: &[CredentialRef],
+    target: &[CredentialRef],
+) -> Vec<MappingSuggestion> {
+    use std::collections::BTreeMap;
+    type Key = (String, Option<String>, Option<String>);
+    let key = |r: &CredentialRef| -> Option<Key> {
+        match (&r.id, &r.name) {
+            (None, None) => None,
+            (Some(id), _) => Some((r.credential_type.clone(), Some(id.clone()), None)),
+            (None, Some(n)) => Some((r.credential_type.clone(), None, Some(n.clone()))),
+        }
+    };
+    // (type, id or None, name when no id) → (name seen, uses)
+    let mut sources: BTreeMap<Key, (Option<String>, usize)> = BTreeMap::new();
+    for r in unmapped_source {
+        if let Some(k) = key(r) {
+            let e = sources.entry(k).or_insert((None, 0));
+            if e.0.is_none() {
+                e.0 = r.name.clone();
+            }
+            e.1 += 1;
+        }
+    }
+    let mut targets: BTreeMap<Key, (Option<String>, usize)> = BTreeMap::new();
+    for r in target {
+        if let Some(k) = key(r) {
+            let e = targets.entry(k).or_insert((None, 0));
+            if e.0.is_none() {
+                e.0 = r.name.clone();
+            }
+            e.1 += 1;
+        }
+    }
+    let mut out: Vec<MappingSuggestion> = sources
+        .into_iter()
+        .map(|((ty, id, _), (name, uses))| {
+            let mut candidates: Vec<CandidateCredential> = targets
+                .iter()
+                .filter(|((t, _, _), _)| *t == ty)
+                .map(|((_, tid, _), (tname, tuses))| CandidateCredential {
+                    id: tid.clone(),
+                    name: tname.clone(),
+                    same_name: same_name(name.as_deref(), tname.as_deref()),
+                    uses: *tuses,
+                })
+                .collect();
+            candidates.sort_by(|a, b| {
+                b.same_name
+                    .cmp(&a.same_name)
+                    .then(b.uses.cmp(&a.uses))
+                    .then(a.name.cmp(&b.name))
+                    .then(a.id.cmp(&b.id))
+            });
+            MappingSuggestion {
+                credential_type: ty,
+                source_credential_id: id,
+                source_credential_name: name,
+                uses,
+                candidates,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        (
+            &a.credential_type,
+            &a.source_credential_name,
+            &a.source_credential_id,
+        )
+            .cmp(&(
+                &b.credential_type,
+                &b.source_credential_name,
+                &b.source_credential_id,
+            ))
+    });
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
+
+    fn cred(ty: &str, id: Option<&str>, name: Option<&str>) -> CredentialRef {
+        CredentialRef {
+            node: "n".into(),
+            credential_type: ty.into(),
+            id: id.map(Into::into),
+            name: name.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn suggestions_rank_same_name_then_usage_and_keep_types_apart() {
+        let source = [
+            cred("slackApi", Some("1"), Some("Slack Bot")),
+            cred("slackApi", Some("1"), Some("Slack Bot")),
+            cred("postgres", Some("9"), Some("DB")),
+            cred("httpBasicAuth", None, None),
+        ];
+        let target = [
+            cred("slackApi", Some("50"), Some("Other")),
+            cred("slackApi", Some("50"), Some("Other")),
+            cred("slackApi", Some("51"), Some("slack bot")),
+            cred("slackApi", Some("52"), Some("Alpha")),
+            cred("postgresSsl", Some("60"), Some("DB")),
+        ];
+        let s = suggest_mappings(&source, &target);
+        assert_eq!(s.len(), 2, "{s:?}");
+        assert_eq!(s[0].credential_type, "postgres");
+        assert!(s[0].candidates.is_empty(), "another type is never offered");
+        let slack = &s[1];
+        assert_eq!(slack.source_credential_id.as_deref(), Some("1"));
+        assert_eq!(slack.uses, 2);
+        let ids: Vec<_> = slack
+            .candidates
+            .iter()
+            .map(|c| c.id.as_deref().unwrap())
+            .collect();
+        assert_eq!(ids, ["51", "50", "52"]);
+        assert!(slack.candidates[0].same_name && !slack.candidates[1].same_name);
+        assert_eq!(slack.candidates[1].uses, 2);
+    }
 
     #[test]
     fn credential_refs_read_type_id_and_name() {

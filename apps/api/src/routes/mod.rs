@@ -6,14 +6,18 @@ pub mod api_keys;
 pub mod auth;
 pub mod canonical;
 pub mod common;
+pub mod credential_mappings;
 pub mod environments;
 pub mod health;
 pub mod jobs;
 pub mod matrix;
 pub mod onboarding;
+pub mod pipelines;
+pub mod preflight;
 pub mod query;
 pub mod schedulers;
 pub mod sse;
+pub mod variables;
 pub mod workflows;
 
 pub use common::{record, RoleName};
