@@ -7,10 +7,13 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 mod class;
+pub mod execution;
 pub mod pipeline;
 pub mod refs;
+pub mod transform;
 
 pub use class::EnvironmentClass;
+pub use execution::{RollbackOutcome, SnapshotKind, WorkflowAction};
 pub use pipeline::{Gates, Stage};
 
 /// Everything this crate can refuse.
