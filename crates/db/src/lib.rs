@@ -13,7 +13,9 @@ pub mod api_keys;
 pub mod audit;
 pub mod environments;
 pub mod pipelines;
+pub mod promotion_run; // what executing a promotion writes
 pub mod promotions;
+pub mod snapshots;
 pub mod tenants;
 pub mod users;
 // the job queue and schedulers (owned by the worker work)
