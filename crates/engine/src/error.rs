@@ -63,6 +63,11 @@ pub enum EngineError {
     #[error(transparent)]
     Canonical(#[from] wfops_canonical::CanonicalError),
 
+    /// A snapshot restore could not bring every workflow back; `detail` lists them (names and
+    /// reasons, never documents). Running the restore again converges.
+    #[error("environment {environment}: the restore is incomplete: {detail}")]
+    RestoreIncomplete { environment: String, detail: String },
+
     /// A bug: an invariant the engine relies on did not hold, or a blocking task panicked.
     #[error("internal error: {0}")]
     Internal(String),
@@ -99,6 +104,7 @@ impl EngineError {
                     | wfops_git::GitError::PushRejected { .. }
                     | wfops_git::GitError::Other { .. }
             ),
+            EngineError::RestoreIncomplete { .. } => true,
             EngineError::EnvironmentNotFound(_)
             | EngineError::GitNotConfigured { .. }
             | EngineError::Canonical(_)
@@ -135,6 +141,7 @@ impl EngineError {
                 _ => K::GitFailed,
             },
             EngineError::GitNotConfigured { .. } => K::GitNotConfigured,
+            EngineError::RestoreIncomplete { .. } => K::N8nRequestFailed,
             EngineError::Canonical(_) => K::CanonicalRule,
             EngineError::Config(_) | EngineError::LeaseLost(_) | EngineError::Internal(_) => {
                 K::Internal
