@@ -82,9 +82,9 @@ pub async fn set_deployment_status(
     .set((
         deployments::status.eq(to.as_str()),
         deployments::updated_at.eq(now),
-        deployments::started_at.eq(diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>>(
-            "coalesce(started_at, ",
-        )
+        deployments::started_at.eq(diesel::dsl::sql::<
+            diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+        >("coalesce(started_at, ")
         .bind::<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>, _>(started_at)
         .sql(")")),
         deployments::finished_at.eq(finished_at),
@@ -97,7 +97,11 @@ pub async fn set_deployment_status(
 }
 
 /// Records the snapshot taken before the promotion wrote anything.
-pub async fn set_pre_snapshot(conn: &mut Conn, promotion_id: Uuid, snapshot_id: Uuid) -> Result<(), Error> {
+pub async fn set_pre_snapshot(
+    conn: &mut Conn,
+    promotion_id: Uuid,
+    snapshot_id: Uuid,
+) -> Result<(), Error> {
     diesel::update(promotions::table.find(promotion_id))
         .set((
             promotions::target_pre_snapshot_id.eq(Some(snapshot_id)),
@@ -109,7 +113,11 @@ pub async fn set_pre_snapshot(conn: &mut Conn, promotion_id: Uuid, snapshot_id: 
 }
 
 /// Records the snapshot taken after the promotion completed.
-pub async fn set_post_snapshot(conn: &mut Conn, promotion_id: Uuid, snapshot_id: Uuid) -> Result<(), Error> {
+pub async fn set_post_snapshot(
+    conn: &mut Conn,
+    promotion_id: Uuid,
+    snapshot_id: Uuid,
+) -> Result<(), Error> {
     diesel::update(promotions::table.find(promotion_id))
         .set((
             promotions::target_post_snapshot_id.eq(Some(snapshot_id)),
@@ -121,7 +129,11 @@ pub async fn set_post_snapshot(conn: &mut Conn, promotion_id: Uuid, snapshot_id:
 }
 
 /// Replaces the promotion's execution result.
-pub async fn set_execution_result(conn: &mut Conn, promotion_id: Uuid, result: &Value) -> Result<(), Error> {
+pub async fn set_execution_result(
+    conn: &mut Conn,
+    promotion_id: Uuid,
+    result: &Value,
+) -> Result<(), Error> {
     diesel::update(promotions::table.find(promotion_id))
         .set((
             promotions::execution_result.eq(Some(result)),
@@ -248,7 +260,10 @@ pub async fn record_failed_workflow(
 }
 
 /// The workflows of a deployment, in the order they were written (failed ones last).
-pub async fn deployed_workflows(conn: &mut Conn, deployment_id: Uuid) -> Result<Vec<DeployedWorkflow>, Error> {
+pub async fn deployed_workflows(
+    conn: &mut Conn,
+    deployment_id: Uuid,
+) -> Result<Vec<DeployedWorkflow>, Error> {
     deployment_workflows::table
         .filter(deployment_workflows::deployment_id.eq(deployment_id))
         .order((
@@ -318,7 +333,10 @@ pub struct StoredVariable {
 }
 
 /// Every variable of an environment.
-pub async fn variables(conn: &mut Conn, environment_id: Uuid) -> Result<Vec<StoredVariable>, Error> {
+pub async fn variables(
+    conn: &mut Conn,
+    environment_id: Uuid,
+) -> Result<Vec<StoredVariable>, Error> {
     environment_variables::table
         .filter(environment_variables::environment_id.eq(environment_id))
         .order(environment_variables::key.asc())
@@ -384,7 +402,9 @@ pub async fn write_target_mapping(
         .optional()?;
     let row_id = match (by_canonical, by_id) {
         (Some(c), Some((i, _))) if c != i => {
-            diesel::delete(workflow_env_map::table.find(i)).execute(conn).await?;
+            diesel::delete(workflow_env_map::table.find(i))
+                .execute(conn)
+                .await?;
             Some(c)
         }
         (Some(c), _) => Some(c),
@@ -411,7 +431,9 @@ pub async fn write_target_mapping(
                     values,
                     workflow_env_map::linked_at.eq(diesel::dsl::sql::<
                         diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
-                    >("coalesce(linked_at, now())")),
+                    >(
+                        "coalesce(linked_at, now())"
+                    )),
                 ))
                 .execute(conn)
                 .await?;

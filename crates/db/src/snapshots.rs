@@ -59,9 +59,14 @@ pub struct NewSnapshot<'a> {
 }
 
 /// Stores a snapshot of the tenant's environment and returns its id.
-pub async fn insert(conn: &mut Conn, tenant_id: Uuid, new: &NewSnapshot<'_>) -> Result<Uuid, Error> {
-    let count = i32::try_from(new.workflow_count)
-        .map_err(|_| Error::Unreadable(format!("{} workflows in one snapshot", new.workflow_count)))?;
+pub async fn insert(
+    conn: &mut Conn,
+    tenant_id: Uuid,
+    new: &NewSnapshot<'_>,
+) -> Result<Uuid, Error> {
+    let count = i32::try_from(new.workflow_count).map_err(|_| {
+        Error::Unreadable(format!("{} workflows in one snapshot", new.workflow_count))
+    })?;
     diesel::insert_into(snapshots::table)
         .values((
             snapshots::tenant_id.eq(tenant_id),

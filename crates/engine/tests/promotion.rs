@@ -37,7 +37,11 @@ async fn a_promotion_writes_every_workflow_transformed_updates_mappings_and_comm
     let deployment = w.promotion(&w.canonicals).await;
     let report = w.execute(deployment).await;
 
-    assert_eq!(report.status, Some(PromotionStatus::Completed), "{report:#?}");
+    assert_eq!(
+        report.status,
+        Some(PromotionStatus::Completed),
+        "{report:#?}"
+    );
     let (p, d, result) = w.statuses(deployment).await;
     assert_eq!((p.as_str(), d.as_str()), ("completed", "completed"));
     assert!(result.is_some());
@@ -45,7 +49,12 @@ async fn a_promotion_writes_every_workflow_transformed_updates_mappings_and_comm
     let order: Vec<_> = report.workflows.iter().map(|x| x.name.clone()).collect();
     assert_eq!(
         order,
-        ["Promoted workflow 1", "Promoted workflow 0", "Promoted workflow 2", "Promoted workflow 3"]
+        [
+            "Promoted workflow 1",
+            "Promoted workflow 0",
+            "Promoted workflow 2",
+            "Promoted workflow 3"
+        ]
     );
     let actions: Vec<_> = report.workflows.iter().map(|x| x.action).collect();
     use WorkflowAction::{Created, Updated};
@@ -82,8 +91,16 @@ async fn a_promotion_writes_every_workflow_transformed_updates_mappings_and_comm
         "the sub-workflow call points at prod's copy"
     );
     let w1 = w.prod_doc(&report.workflows[0].target_workflow_id);
-    let fetch = w1["nodes"].as_array().unwrap().iter().find(|n| n["name"] == "Fetch").unwrap();
-    assert_eq!(fetch["parameters"]["url"], "https://api.prod.example/orders");
+    let fetch = w1["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "Fetch")
+        .unwrap();
+    assert_eq!(
+        fetch["parameters"]["url"],
+        "https://api.prod.example/orders"
+    );
 
     // the target's mappings say what prod holds
     let mappings = w.prod_mappings().await;
@@ -141,11 +158,22 @@ async fn fail_at(k: usize, status: u16) {
     );
     assert_eq!(report.workflows.len(), k - 1, "k={k}");
     let failure = report.failure.clone().unwrap();
-    assert_eq!(failure.name.as_deref(), Some(&*format!("Promoted workflow {}", WRITES[k - 1].0)));
+    assert_eq!(
+        failure.name.as_deref(),
+        Some(&*format!("Promoted workflow {}", WRITES[k - 1].0))
+    );
     let rollback = report.rollback.clone().unwrap();
     assert!(rollback.verification.verified, "{rollback:#?}");
-    assert_eq!(w.prod_hashes(), before, "k={k} status={status}: prod is as before");
-    assert_eq!(w.prod_mappings().await, mappings_before, "k={k}: mappings as before");
+    assert_eq!(
+        w.prod_hashes(),
+        before,
+        "k={k} status={status}: prod is as before"
+    );
+    assert_eq!(
+        w.prod_mappings().await,
+        mappings_before,
+        "k={k}: mappings as before"
+    );
     let (p, d, _) = w.statuses(deployment).await;
     assert_eq!((p.as_str(), d.as_str()), ("rolled_back", "failed"));
 }
@@ -164,11 +192,17 @@ async fn a_transient_fault_during_the_rollback_is_retried() {
     let w = world(4).await;
     let before = w.prod_hashes();
     let deployment = w.promotion(&w.canonicals).await;
-    w.prod.inject(Fault::status(400).on(Route::CreateWorkflow).nth(3));
+    w.prod
+        .inject(Fault::status(400).on(Route::CreateWorkflow).nth(3));
     // the rollback's first deletes meet 503 (twice: the client retries once itself)
-    w.prod.inject(Fault::status(503).on(Route::DeleteWorkflow).times(2));
+    w.prod
+        .inject(Fault::status(503).on(Route::DeleteWorkflow).times(2));
     let report = w.execute(deployment).await;
-    assert_eq!(report.status, Some(PromotionStatus::RolledBack), "{report:#?}");
+    assert_eq!(
+        report.status,
+        Some(PromotionStatus::RolledBack),
+        "{report:#?}"
+    );
     let steps = &report.rollback.as_ref().unwrap().steps;
     assert!(steps.iter().any(|s| s.attempts >= 2), "{steps:#?}");
     assert_eq!(w.prod_hashes(), before);
@@ -178,16 +212,26 @@ async fn a_transient_fault_during_the_rollback_is_retried() {
 async fn a_permanent_fault_during_the_rollback_fails_naming_the_workflow() {
     let w = world(4).await;
     let deployment = w.promotion(&w.canonicals).await;
-    w.prod.inject(Fault::status(400).on(Route::CreateWorkflow).nth(3));
     w.prod
-        .inject(Fault::status_with_message(400, "cannot delete").on(Route::DeleteWorkflow).always());
+        .inject(Fault::status(400).on(Route::CreateWorkflow).nth(3));
+    w.prod.inject(
+        Fault::status_with_message(400, "cannot delete")
+            .on(Route::DeleteWorkflow)
+            .always(),
+    );
     let report = w.execute(deployment).await;
     assert_eq!(report.status, Some(PromotionStatus::Failed), "{report:#?}");
     let v = &report.rollback.as_ref().unwrap().verification;
     assert!(!v.verified);
     let named: Vec<_> = v.mismatches.iter().filter_map(|m| m.name.clone()).collect();
-    assert!(named.contains(&"Promoted workflow 1".to_string()), "{named:?}");
-    assert!(named.contains(&"Promoted workflow 0".to_string()), "{named:?}");
+    assert!(
+        named.contains(&"Promoted workflow 1".to_string()),
+        "{named:?}"
+    );
+    assert!(
+        named.contains(&"Promoted workflow 0".to_string()),
+        "{named:?}"
+    );
     let (p, d, result) = w.statuses(deployment).await;
     assert_eq!((p.as_str(), d.as_str()), ("failed", "failed"));
     assert!(result.unwrap()["rollback"]["steps"].as_array().is_some());
@@ -201,17 +245,24 @@ async fn timeouts_and_dropped_connections_end_rolled_back() {
     w.h.ctx.n8n.request_timeout = Duration::from_millis(300);
     let before = w.prod_hashes();
     let deployment = w.promotion(&w.canonicals).await;
-    w.prod.inject(Fault::status(400).on(Route::CreateWorkflow).nth(3));
-    w.prod.inject(Fault::delay(Duration::from_secs(1)).on(Route::UpdateWorkflow).nth(2).times(2));
+    w.prod
+        .inject(Fault::status(400).on(Route::CreateWorkflow).nth(3));
+    w.prod.inject(
+        Fault::delay(Duration::from_secs(1))
+            .on(Route::UpdateWorkflow)
+            .nth(2)
+            .times(2),
+    );
     let report = w.execute(deployment).await;
-    assert_eq!(report.status, Some(PromotionStatus::RolledBack), "{report:#?}");
+    assert_eq!(
+        report.status,
+        Some(PromotionStatus::RolledBack),
+        "{report:#?}"
+    );
     assert_eq!(w.prod_hashes(), before);
 
     // a create whose connection drops before it is handled, and one whose answer is lost
-    for fault in [
-        FaultKind::DropConnection,
-        FaultKind::DropAfterHandling,
-    ] {
+    for fault in [FaultKind::DropConnection, FaultKind::DropAfterHandling] {
         let w = promotion_world::world(4).await;
         let before = w.prod_hashes();
         let deployment = w.promotion(&w.canonicals).await;
@@ -221,8 +272,16 @@ async fn timeouts_and_dropped_connections_end_rolled_back() {
         };
         w.prod.inject(f.on(Route::CreateWorkflow).nth(2));
         let report = w.execute(deployment).await;
-        assert_eq!(report.status, Some(PromotionStatus::RolledBack), "{fault:?}: {report:#?}");
-        assert_eq!(w.prod_hashes(), before, "{fault:?}: the created copy is gone too");
+        assert_eq!(
+            report.status,
+            Some(PromotionStatus::RolledBack),
+            "{fault:?}: {report:#?}"
+        );
+        assert_eq!(
+            w.prod_hashes(),
+            before,
+            "{fault:?}: the created copy is gone too"
+        );
     }
 }
 
@@ -232,7 +291,8 @@ async fn a_workflow_deleted_during_the_promotion_is_created_again_by_the_rollbac
     let before = w.prod_hashes();
     let copy = w.prod_copy.clone().unwrap();
     let deployment = w.promotion(&w.canonicals).await;
-    w.prod.inject(Fault::status(400).on(Route::CreateWorkflow).nth(3));
+    w.prod
+        .inject(Fault::status(400).on(Route::CreateWorkflow).nth(3));
     let prod = &w.prod;
     let hook = Hook {
         needle: "promoted Promoted workflow 2".into(),
@@ -242,16 +302,26 @@ async fn a_workflow_deleted_during_the_promotion_is_created_again_by_the_rollbac
         },
     };
     let report = w.execute_with(deployment, &hook).await.unwrap();
-    assert_eq!(report.status, Some(PromotionStatus::RolledBack), "{report:#?}");
+    assert_eq!(
+        report.status,
+        Some(PromotionStatus::RolledBack),
+        "{report:#?}"
+    );
     let steps = &report.rollback.as_ref().unwrap().steps;
     let step = steps.iter().find(|s| s.workflow_id == copy).unwrap();
     assert_eq!(step.outcome, RollbackOutcome::Recreated);
     let new_id = step.new_workflow_id.clone().unwrap();
     let after = w.prod_hashes();
-    assert_eq!(after.get(&new_id), before.get(&copy), "the snapshot's content is back");
+    assert_eq!(
+        after.get(&new_id),
+        before.get(&copy),
+        "the snapshot's content is back"
+    );
     assert_eq!(after.len(), before.len());
     let mappings = w.prod_mappings().await;
-    assert!(mappings.iter().any(|(id, c, _)| *id == new_id && *c == Some(w.canonicals[2])));
+    assert!(mappings
+        .iter()
+        .any(|(id, c, _)| *id == new_id && *c == Some(w.canonicals[2])));
 }
 
 #[tokio::test]
@@ -293,7 +363,11 @@ async fn a_cancel_finishes_the_current_workflow_then_rolls_back() {
     let report = w.execute_with(deployment, &hook).await.unwrap();
     assert!(report.cancelled);
     assert_eq!(report.workflows.len(), 1);
-    assert_eq!(report.status, Some(PromotionStatus::RolledBack), "{report:#?}");
+    assert_eq!(
+        report.status,
+        Some(PromotionStatus::RolledBack),
+        "{report:#?}"
+    );
     assert_eq!(w.prod_hashes(), before);
 }
 
@@ -317,7 +391,11 @@ async fn a_run_cut_short_at_any_workflow_is_rolled_back_by_the_next_run() {
 
         let report = w.execute(deployment).await;
         assert!(report.recovered);
-        assert_eq!(report.status, Some(PromotionStatus::RolledBack), "k={k}: {report:#?}");
+        assert_eq!(
+            report.status,
+            Some(PromotionStatus::RolledBack),
+            "k={k}: {report:#?}"
+        );
         assert_eq!(w.prod_hashes(), before, "k={k}");
         assert_eq!(w.prod_mappings().await, mappings_before, "k={k}");
     }
@@ -329,13 +407,21 @@ async fn a_run_killed_while_a_create_was_in_flight_is_rolled_back() {
     let before = w.prod_hashes();
     let deployment = w.promotion(&w.canonicals).await;
     // the create of workflow 0 is handled but its answer never comes back within the deadline
-    w.prod.inject(Fault::delay(Duration::from_secs(30)).on(Route::CreateWorkflow).nth(2));
+    w.prod.inject(
+        Fault::delay(Duration::from_secs(30))
+            .on(Route::CreateWorkflow)
+            .nth(2),
+    );
     let cut = tokio::time::timeout(Duration::from_millis(1500), w.execute(deployment)).await;
     assert!(cut.is_err(), "the run was cut short");
     w.prod.clear_faults();
     let report = w.execute(deployment).await;
     assert!(report.recovered);
-    assert_eq!(report.status, Some(PromotionStatus::RolledBack), "{report:#?}");
+    assert_eq!(
+        report.status,
+        Some(PromotionStatus::RolledBack),
+        "{report:#?}"
+    );
     assert_eq!(w.prod_hashes(), before);
 }
 
@@ -343,7 +429,13 @@ async fn a_run_killed_while_a_create_was_in_flight_is_rolled_back() {
 async fn a_git_failure_keeps_the_promotion_and_only_the_git_step_is_retried() {
     let w = world(3).await;
     let good = repo_git::file_url(&w.remote);
-    w.h.set_git(w.prod_env, "file:///nonexistent/wfops-repo.git", "main", None).await;
+    w.h.set_git(
+        w.prod_env,
+        "file:///nonexistent/wfops-repo.git",
+        "main",
+        None,
+    )
+    .await;
     let deployment = w.promotion(&w.canonicals).await;
     let first = w.execute_with(deployment, &NoProgress).await;
     assert!(first.is_err(), "the job fails to be retried");
@@ -351,7 +443,8 @@ async fn a_git_failure_keeps_the_promotion_and_only_the_git_step_is_retried() {
     let (p, d, result) = w.statuses(deployment).await;
     assert_eq!((p.as_str(), d.as_str()), ("completed", "completed"));
     assert_eq!(result.unwrap()["git"]["status"], "failed");
-    let writes = w.prod.request_count(Route::CreateWorkflow) + w.prod.request_count(Route::UpdateWorkflow);
+    let writes =
+        w.prod.request_count(Route::CreateWorkflow) + w.prod.request_count(Route::UpdateWorkflow);
 
     w.h.set_git(w.prod_env, &good, "main", None).await;
     let report = w.execute(deployment).await;
@@ -368,14 +461,27 @@ async fn a_git_failure_keeps_the_promotion_and_only_the_git_step_is_retried() {
 async fn a_snapshot_restore_brings_back_the_earlier_state_and_can_be_undone() {
     let w = world(3).await;
     let before = w.prod_hashes();
-    let backup = promotion::take_snapshot(&w.h.ctx, w.h.tenant, w.prod_env, SnapshotKind::ManualBackup, None)
-        .await
-        .unwrap();
+    let backup = promotion::take_snapshot(
+        &w.h.ctx,
+        w.h.tenant,
+        w.prod_env,
+        SnapshotKind::ManualBackup,
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(backup.workflow_count, before.len());
     let deployment = w.promotion(&w.canonicals).await;
-    assert_eq!(w.execute(deployment).await.status, Some(PromotionStatus::Completed));
+    assert_eq!(
+        w.execute(deployment).await.status,
+        Some(PromotionStatus::Completed)
+    );
     // and someone deletes the workflow prod had of its own
-    let own = before.keys().find(|id| Some(*id) != w.prod_copy.as_ref()).unwrap().clone();
+    let own = before
+        .keys()
+        .find(|id| Some(*id) != w.prod_copy.as_ref())
+        .unwrap()
+        .clone();
     w.prod.remove_workflow(&own).unwrap();
     let promoted = w.prod_hashes();
 
@@ -388,9 +494,16 @@ async fn a_snapshot_restore_brings_back_the_earlier_state_and_can_be_undone() {
     now.sort();
     then.sort();
     assert_eq!(now, then, "prod holds exactly the snapshot's workflows");
-    assert!(report.steps.iter().any(|s| s.outcome == RollbackOutcome::Recreated));
+    assert!(report
+        .steps
+        .iter()
+        .any(|s| s.outcome == RollbackOutcome::Recreated));
     assert_eq!(
-        report.steps.iter().filter(|s| s.outcome == RollbackOutcome::Deleted).count(),
+        report
+            .steps
+            .iter()
+            .filter(|s| s.outcome == RollbackOutcome::Deleted)
+            .count(),
         2,
         "the two workflows created since are gone"
     );

@@ -111,7 +111,10 @@ mod tests {
             assert_eq!(o.as_str().parse::<RollbackOutcome>().unwrap(), *o);
         }
         let err = "weekly".parse::<SnapshotKind>().unwrap_err().to_string();
-        assert!(err.contains("pre_promotion, post_promotion, manual_backup, pre_restore"), "{err}");
+        assert!(
+            err.contains("pre_promotion, post_promotion, manual_backup, pre_restore"),
+            "{err}"
+        );
         assert_eq!(
             serde_json::to_string(&RollbackOutcome::AlreadyGone).unwrap(),
             "\"already_gone\""

@@ -120,9 +120,8 @@ pub fn transform(
         map_strings(&mut out, &mut |s| replace_base_url(s, source, dest));
     }
 
-    let unresolved = wfops_diff::references::rewrite(&mut out, |id| {
-        target.workflow_ids.get(id).cloned()
-    });
+    let unresolved =
+        wfops_diff::references::rewrite(&mut out, |id| target.workflow_ids.get(id).cloned());
     problems.extend(
         unresolved
             .into_iter()
@@ -251,10 +250,9 @@ fn replace_base_url(s: &str, from: &str, to: &str) -> Option<String> {
     let mut changed = false;
     while let Some(pos) = rest.find(from) {
         let after = &rest[pos + from.len()..];
-        let boundary = after
-            .chars()
-            .next()
-            .is_none_or(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '@')));
+        let boundary = after.chars().next().is_none_or(|c| {
+            !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '@'))
+        });
         out.push_str(&rest[..pos]);
         out.push_str(if boundary { to } else { from });
         changed |= boundary;
@@ -378,7 +376,8 @@ mod tests {
         let mut plain = doc();
         plain["nodes"][1]["parameters"] = json!({"url": "https://example.com"});
         plain["nodes"].as_array_mut().unwrap().truncate(2);
-        plain["connections"] = json!({"Hook": {"main": [[{"node": "Call", "type": "main", "index": 0}]]}});
+        plain["connections"] =
+            json!({"Hook": {"main": [[{"node": "Call", "type": "main", "index": 0}]]}});
         let mut ids = 0;
         let mut c = ctx();
         c.regenerate_node_ids = true;
@@ -411,8 +410,12 @@ mod tests {
                     credential_type: "stripeApi".into(),
                     credential: "stripe-dev".into()
                 },
-                Problem::UnresolvedVariable { name: "ALSO".into() },
-                Problem::UnresolvedVariable { name: "MISSING".into() },
+                Problem::UnresolvedVariable {
+                    name: "ALSO".into()
+                },
+                Problem::UnresolvedVariable {
+                    name: "MISSING".into()
+                },
                 Problem::UnresolvedReference {
                     node: "Sub".into(),
                     workflow_id: "unknown".into()
@@ -458,8 +461,10 @@ mod tests {
     fn base_urls_are_replaced_only_at_a_boundary() {
         let r = |s| replace_base_url(s, "http://dev:5678", "http://prod:5678");
         assert_eq!(r("http://dev:5678"), Some("http://prod:5678".into()));
-        assert_eq!(r("a http://dev:5678/webhook/x b http://dev:5678#y"),
-                   Some("a http://prod:5678/webhook/x b http://prod:5678#y".into()));
+        assert_eq!(
+            r("a http://dev:5678/webhook/x b http://dev:5678#y"),
+            Some("a http://prod:5678/webhook/x b http://prod:5678#y".into())
+        );
         assert_eq!(r("http://dev:56789/x"), None);
         assert_eq!(r("nothing here"), None);
         // the same source and target base: nothing to do

@@ -109,10 +109,7 @@ async fn start(
         promo_from
             .transition(PromotionStatus::Running)
             .map_err(|e| {
-                EngineError::Internal(format!(
-                    "promotion {} can not run: {e}",
-                    promotion.id
-                ))
+                EngineError::Internal(format!("promotion {} can not run: {e}", promotion.id))
             })?;
     }
     let (promotion_id, deployment_id) = (promotion.id, deployment.id);
@@ -178,13 +175,14 @@ async fn gates(ctx: &EngineCtx, tenant_id: Uuid, promotion: &PromotionRow) -> Re
     let stages = ctx
         .db
         .tenant_tx(tenant_id, move |conn| {
-            async move { wfops_db::pipelines::get(conn, pipeline_id).await?.stages() }
-                .scope_boxed()
+            async move { wfops_db::pipelines::get(conn, pipeline_id).await?.stages() }.scope_boxed()
         })
         .await?;
-    Ok(wfops_promotion::pipeline::stage_for(&stages, source, target)
-        .map(|s| s.gates)
-        .unwrap_or_default())
+    Ok(
+        wfops_promotion::pipeline::stage_for(&stages, source, target)
+            .map(|s| s.gates)
+            .unwrap_or_default(),
+    )
 }
 
 /// Reads everything the run needs and transforms every workflow once without writing, so that
@@ -450,10 +448,7 @@ fn dependency_order(items: Vec<Item>) -> Vec<Item> {
         visit(i, &calls, &mut state, &mut order);
     }
     let mut slots: Vec<Option<Item>> = items.into_iter().map(Some).collect();
-    order
-        .into_iter()
-        .filter_map(|i| slots[i].take())
-        .collect()
+    order.into_iter().filter_map(|i| slots[i].take()).collect()
 }
 
 /// Ends a run: the promotion's and the deployment's status, the report as the promotion's
@@ -563,14 +558,20 @@ async fn run(
                 Some(error),
             )
             .await?;
-            progress.report(0, 0, "nothing written: the workflows can not be promoted").await?;
+            progress
+                .report(0, 0, "nothing written: the workflows can not be promoted")
+                .await?;
             return Ok(report);
         }
     };
     let total = items.len() as i64;
 
     progress
-        .report(0, total, &format!("taking a snapshot of {}", target.row.name))
+        .report(
+            0,
+            total,
+            &format!("taking a snapshot of {}", target.row.name),
+        )
         .await?;
     let entries = snapshot::capture(ctx, target_provider.as_ref(), &target.row.name).await?;
     let snapshot_id = snapshot::store(
@@ -634,13 +635,23 @@ async fn run(
                     name: Some(item.name.clone()),
                     message,
                 };
-                let (c, n, m) = (item.canonical_id, item.name.clone(), problem.message.clone());
+                let (c, n, m) = (
+                    item.canonical_id,
+                    item.name.clone(),
+                    problem.message.clone(),
+                );
                 let s = item.source_id.clone();
                 ctx.db
                     .tenant_tx(tenant_id, move |conn| {
                         async move {
                             promotion_run::record_failed_workflow(
-                                conn, tenant_id, deployment_id, c, &s, &n, &m,
+                                conn,
+                                tenant_id,
+                                deployment_id,
+                                c,
+                                &s,
+                                &n,
+                                &m,
                             )
                             .await
                         }
@@ -737,9 +748,9 @@ async fn run(
             Some(after)
         }
         Err(e) => {
-            report
-                .warnings
-                .push(format!("the post-promotion snapshot could not be taken: {e}"));
+            report.warnings.push(format!(
+                "the post-promotion snapshot could not be taken: {e}"
+            ));
             None
         }
     };
@@ -836,7 +847,11 @@ async fn retry_git(
     progress: &dyn Progress,
 ) -> Result<DeploymentReport> {
     let mut report = stored_report(promotion, deployment_id);
-    if report.git.as_ref().is_none_or(|g| g.status != GitStatus::Failed) {
+    if report
+        .git
+        .as_ref()
+        .is_none_or(|g| g.status != GitStatus::Failed)
+    {
         return Ok(report);
     }
     let target = load_environment(ctx, tenant_id, promotion.target_environment_id).await?;
@@ -1086,9 +1101,8 @@ async fn rollback(
     }
     for e in &current {
         let new_since = !snap.contains_key(e.id.as_str())
-            && SnapshotEntry::created_at(&e.document).is_none_or(|t| {
-                t >= snapshot_time - chrono::Duration::seconds(5)
-            });
+            && SnapshotEntry::created_at(&e.document)
+                .is_none_or(|t| t >= snapshot_time - chrono::Duration::seconds(5));
         if new_since
             && e.name.as_ref().is_some_and(|n| names.contains(n))
             && planned.insert(e.id.clone())

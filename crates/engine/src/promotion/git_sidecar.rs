@@ -210,7 +210,10 @@ mod tests {
             "auth": "Bearer s3cr3t-token", "list": ["s3cr3t-token"], "x": "abc"}}]});
         redact_secrets(
             &mut doc,
-            &[("TOKEN".into(), "s3cr3t-token".into()), ("TINY".into(), "abc".into())],
+            &[
+                ("TOKEN".into(), "s3cr3t-token".into()),
+                ("TINY".into(), "abc".into()),
+            ],
         );
         assert_eq!(
             doc,

@@ -24,7 +24,10 @@ pub(crate) fn is_transient(e: &ProviderError) -> bool {
 }
 
 /// Runs `op` until it succeeds, fails permanently, or has failed [`ATTEMPTS`] times.
-pub(crate) async fn transient_retry<T, F, Fut>(ctx: &EngineCtx, mut op: F) -> Result<T, ProviderError>
+pub(crate) async fn transient_retry<T, F, Fut>(
+    ctx: &EngineCtx,
+    mut op: F,
+) -> Result<T, ProviderError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, ProviderError>>,

@@ -37,7 +37,11 @@ pub async fn restore_snapshot(
     let provider = env.provider(&ctx.n8n)?;
 
     progress
-        .report(0, 0, &format!("taking a snapshot of {} before the restore", env.row.name))
+        .report(
+            0,
+            0,
+            &format!("taking a snapshot of {} before the restore", env.row.name),
+        )
         .await?;
     let current = snapshot::capture(ctx, provider.as_ref(), &env.row.name).await?;
     let pre_restore = snapshot::store(
@@ -79,7 +83,9 @@ pub async fn restore_snapshot(
         .await?;
     let steps = restore::apply(ctx, provider.as_ref(), &current_hashes, &plan).await;
     restore::write_mappings(ctx, tenant_id, env.row.id, &steps, &snap).await?;
-    progress.report(total, total, "verifying the restore").await?;
+    progress
+        .report(total, total, "verifying the restore")
+        .await?;
     let verification = restore::verify(ctx, provider.as_ref(), &env.row.name, &steps, &snap).await;
     let report = RestoreReport {
         snapshot_id,
@@ -96,7 +102,11 @@ pub async fn restore_snapshot(
         });
     }
     progress
-        .report(total, total, &format!("{} is as in snapshot {snapshot_id}", env.row.name))
+        .report(
+            total,
+            total,
+            &format!("{} is as in snapshot {snapshot_id}", env.row.name),
+        )
         .await?;
     Ok(report)
 }

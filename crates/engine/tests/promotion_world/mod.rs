@@ -49,8 +49,10 @@ pub fn dev_doc(i: usize, callee: Option<&str>) -> Value {
                 "type": "n8n-nodes-base.executeWorkflow", "typeVersion": 1.2, "position": [660, 0],
                 "parameters": {"workflowId": {"__rl": true, "mode": "id", "value": callee.unwrap_or("none")}}
             }));
-            doc["connections"]["Set"] = json!({"main": [[{"node": "Notify", "type": "main", "index": 0}]]});
-            doc["connections"]["Notify"] = json!({"main": [[{"node": "Call child", "type": "main", "index": 0}]]});
+            doc["connections"]["Set"] =
+                json!({"main": [[{"node": "Notify", "type": "main", "index": 0}]]});
+            doc["connections"]["Notify"] =
+                json!({"main": [[{"node": "Call child", "type": "main", "index": 0}]]});
         }
         1 => {
             doc["nodes"].as_array_mut().unwrap().push(json!({
@@ -58,7 +60,8 @@ pub fn dev_doc(i: usize, callee: Option<&str>) -> Value {
                 "type": "n8n-nodes-base.httpRequest", "typeVersion": 4.2, "position": [440, 0],
                 "parameters": {"url": "https://{{env.API_HOST}}/orders"}
             }));
-            doc["connections"]["Set"] = json!({"main": [[{"node": "Fetch", "type": "main", "index": 0}]]});
+            doc["connections"]["Set"] =
+                json!({"main": [[{"node": "Fetch", "type": "main", "index": 0}]]});
         }
         _ => {}
     }
@@ -100,7 +103,9 @@ pub async fn world_with(n: usize, tweak: impl FnOnce(&mut wfops_config::Config))
     let mut canonicals = Vec::new();
     for (i, id) in dev_ids.iter().enumerate() {
         let doc = dev.workflow(id).unwrap().unwrap();
-        let c = h.register_canonical(&format!("promoted-workflow-{i}"), &doc).await;
+        let c = h
+            .register_canonical(&format!("promoted-workflow-{i}"), &doc)
+            .await;
         link(&h, dev_env, id, c).await;
         canonicals.push(c);
     }
@@ -169,7 +174,9 @@ impl World {
     }
 
     pub async fn execute(&self, deployment: Uuid) -> DeploymentReport {
-        self.execute_with(deployment, &NoProgress).await.expect("deployment")
+        self.execute_with(deployment, &NoProgress)
+            .await
+            .expect("deployment")
     }
 
     pub async fn execute_with(
@@ -248,7 +255,12 @@ pub struct Hook<F: Fn() -> Result<(), wfops_engine::EngineError> + Send + Sync> 
 
 #[async_trait::async_trait]
 impl<F: Fn() -> Result<(), wfops_engine::EngineError> + Send + Sync> Progress for Hook<F> {
-    async fn report(&self, _c: i64, _t: i64, message: &str) -> Result<(), wfops_engine::EngineError> {
+    async fn report(
+        &self,
+        _c: i64,
+        _t: i64,
+        message: &str,
+    ) -> Result<(), wfops_engine::EngineError> {
         if message.contains(&self.needle) {
             (self.hook)()
         } else {
@@ -267,7 +279,12 @@ pub struct CancelAt {
 
 #[async_trait::async_trait]
 impl Progress for CancelAt {
-    async fn report(&self, _c: i64, _t: i64, message: &str) -> Result<(), wfops_engine::EngineError> {
+    async fn report(
+        &self,
+        _c: i64,
+        _t: i64,
+        message: &str,
+    ) -> Result<(), wfops_engine::EngineError> {
         if message.contains(&self.needle) {
             let deployment = self.deployment;
             let asked = self
