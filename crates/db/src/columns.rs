@@ -16,7 +16,10 @@ use diesel::sql_types::{Nullable, Text};
 use wfops_canonical::{MappingStatus, Provider};
 use wfops_diff::DiffStatus;
 use wfops_drift::EnvironmentDriftStatus;
-use wfops_promotion::{DeploymentStatus, EnvironmentClass, PromotionStatus};
+use wfops_promotion::{
+    DeploymentStatus, EnvironmentClass, PromotionStatus, RollbackOutcome, SnapshotKind,
+    WorkflowAction,
+};
 
 /// A domain enum stored as its text name.
 pub trait StoredAsText: FromStr<Err: Display> {
@@ -46,6 +49,18 @@ impl StoredAsText for PromotionStatus {
 
 impl StoredAsText for DeploymentStatus {
     const WHAT: &'static str = "a deployment status";
+}
+
+impl StoredAsText for SnapshotKind {
+    const WHAT: &'static str = "a snapshot kind";
+}
+
+impl StoredAsText for WorkflowAction {
+    const WHAT: &'static str = "a deployed workflow's action";
+}
+
+impl StoredAsText for RollbackOutcome {
+    const WHAT: &'static str = "a rollback outcome";
 }
 
 impl StoredAsText for EnvironmentDriftStatus {
@@ -114,7 +129,10 @@ unwrap_into!(
     EnvironmentDriftStatus,
     Provider,
     PromotionStatus,
-    DeploymentStatus
+    DeploymentStatus,
+    SnapshotKind,
+    WorkflowAction,
+    RollbackOutcome
 );
 
 /// Parses a status that a query read as plain text (an aggregate's group key, say), with the

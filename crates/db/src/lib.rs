@@ -16,7 +16,9 @@ pub mod environment_variables;
 pub mod environments;
 pub mod pipelines;
 pub mod preflight; // the reads of a promotion's pre-flight
+pub mod promotion_run; // what executing a promotion writes
 pub mod promotions;
+pub mod snapshots;
 pub mod tenants;
 pub mod users;
 // the job queue and schedulers (owned by the worker work)

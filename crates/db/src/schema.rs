@@ -132,6 +132,13 @@ diesel::table! {
         error_message -> Nullable<Text>,
         promoted_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
+        position -> Nullable<Int4>,
+        action -> Nullable<Text>,
+        target_workflow_id -> Nullable<Text>,
+        source_content_hash -> Nullable<Text>,
+        target_content_hash -> Nullable<Text>,
+        rollback_outcome -> Nullable<Text>,
+        rollback_error -> Nullable<Text>,
     }
 }
 
@@ -151,6 +158,7 @@ diesel::table! {
         deleted_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        cancel_requested_at -> Nullable<Timestamptz>,
     }
 }
 

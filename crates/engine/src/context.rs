@@ -78,6 +78,9 @@ pub struct N8nOptions {
     pub request_timeout: Duration,
     /// Requests in flight at once against one instance.
     pub max_concurrency: usize,
+    /// The first wait between two attempts of a rollback or restore step that failed for a
+    /// transient reason (doubled for the next; three attempts in all).
+    pub restore_backoff: Duration,
 }
 
 impl N8nOptions {
@@ -100,6 +103,7 @@ impl Default for N8nOptions {
             connect_timeout: d.connect_timeout,
             request_timeout: d.request_timeout,
             max_concurrency: d.max_concurrency,
+            restore_backoff: Duration::from_millis(500),
         }
     }
 }

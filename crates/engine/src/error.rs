@@ -66,6 +66,10 @@ pub enum EngineError {
     /// A promotion's selection or pipeline is not usable (docs/promotion.md#pre-flight).
     #[error(transparent)]
     Preflight(#[from] crate::preflight::PreflightError),
+    /// A snapshot restore could not bring every workflow back; `detail` lists them (names and
+    /// reasons, never documents). Running the restore again converges.
+    #[error("environment {environment}: the restore is incomplete: {detail}")]
+    RestoreIncomplete { environment: String, detail: String },
 
     /// A bug: an invariant the engine relies on did not hold, or a blocking task panicked.
     #[error("internal error: {0}")]
@@ -103,6 +107,7 @@ impl EngineError {
                     | wfops_git::GitError::PushRejected { .. }
                     | wfops_git::GitError::Other { .. }
             ),
+            EngineError::RestoreIncomplete { .. } => true,
             EngineError::EnvironmentNotFound(_)
             | EngineError::GitNotConfigured { .. }
             | EngineError::Canonical(_)
@@ -140,6 +145,7 @@ impl EngineError {
                 _ => K::GitFailed,
             },
             EngineError::GitNotConfigured { .. } => K::GitNotConfigured,
+            EngineError::RestoreIncomplete { .. } => K::N8nRequestFailed,
             EngineError::Canonical(_) => K::CanonicalRule,
             EngineError::Preflight(e) => {
                 use crate::preflight::PreflightError as P;

@@ -7,12 +7,15 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 mod class;
+pub mod execution;
 pub mod gates;
 pub mod pipeline;
 pub mod refs;
 pub mod risk;
+pub mod transform;
 
 pub use class::EnvironmentClass;
+pub use execution::{RollbackOutcome, SnapshotKind, WorkflowAction};
 pub use gates::{GateKind, GateResult};
 pub use pipeline::{Gates, PipelineError, Stage};
 pub use risk::{Risk, RiskLevel};
