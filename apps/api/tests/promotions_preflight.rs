@@ -1076,3 +1076,38 @@ async fn compare_gives_status_diff_and_risk_per_workflow() {
     .await
     .expect_error(422, "invalid_body");
 }
+
+#[test]
+fn the_document_spells_the_stage_and_gate_fields_as_the_api_does() {
+    let doc = serde_json::to_value(wfops_api::openapi::document()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    for name in ["StageSchema", "StageView"] {
+        let props = schemas[name]["properties"].as_object().unwrap();
+        assert!(props.contains_key("requireApproval"), "{name}: {props:?}");
+        assert!(!props.contains_key("require_approval"), "{name}");
+    }
+    let gates = schemas["GatesSchema"]["properties"].as_object().unwrap();
+    for flag in wfops_promotion::pipeline::GATE_FLAGS {
+        assert!(gates.contains_key(flag), "{flag}: {gates:?}");
+    }
+    let flags = schemas["GateFlagsView"]["properties"].as_object().unwrap();
+    for flag in wfops_promotion::pipeline::GATE_FLAGS {
+        assert!(flags.contains_key(flag), "{flag}");
+    }
+    let gate_names: Vec<&str> = schemas["GateName"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        gate_names,
+        wfops_promotion::GateKind::ALL.map(wfops_promotion::GateKind::as_str)
+    );
+    let body = &doc["paths"]["/api/v1/promotions/validate"]["post"]["requestBody"];
+    assert!(body.is_object());
+    assert_eq!(
+        schemas["UpdatePipelineRequest"]["minProperties"], 1,
+        "an empty update is refused"
+    );
+}
