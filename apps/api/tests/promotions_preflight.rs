@@ -146,6 +146,23 @@ async fn pipelines_crud_and_every_validation_rule() {
     assert_eq!(p["stages"][1]["requireApproval"], true);
     let id = p["id"].as_str().unwrap().to_string();
 
+    // names are unique per tenant; another tenant may use the same one
+    app.post(
+        "/api/v1/pipelines",
+        key,
+        json!({"name": "Main line", "stages": [stage("s", dev, staging)]}),
+    )
+    .await
+    .expect_error(409, "pipeline_name_taken");
+    let theirs = app
+        .post(
+            "/api/v1/pipelines",
+            &b.admin_key,
+            json!({"name": "Main line", "stages": [stage("s", other, app.environment(&b, "b2").await)]}),
+        )
+        .await;
+    assert_eq!(theirs.status, 201, "{}", theirs.text);
+
     // reads for viewers, writes for admins only
     let list = app.get("/api/v1/pipelines", &viewer).await;
     assert_eq!(list.status, 200, "{}", list.text);
@@ -308,7 +325,7 @@ async fn pipelines_crud_and_every_validation_rule() {
     }
     assert_eq!(
         app.get("/api/v1/pipelines", &b.admin_key).await.json()["pagination"]["total"],
-        0
+        1
     );
 
     let deleted = app.delete(&path, key).await;
