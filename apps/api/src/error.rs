@@ -112,6 +112,7 @@ error_codes! {
     WorkflowMappingDeleted = "workflow_mapping_deleted", CONFLICT, "ConflictError";
     ConcurrentChange = "concurrent_change", CONFLICT, "ConflictError";
     EnvironmentInUse = "environment_in_use", CONFLICT, "ConflictError";
+    PipelineNameTaken = "pipeline_name_taken", CONFLICT, "ConflictError";
     ResourceConflict = "resource_conflict", CONFLICT, "ConflictError";
     // promotion configuration and pre-flight
     PipelineNotFound = "pipeline_not_found", NOT_FOUND, "NotFoundError";
@@ -389,6 +390,11 @@ fn unique_conflict(constraint: &str) -> ApiError {
             Code::EnvironmentNameTaken,
             "name",
             "an environment with this name already exists in this tenant",
+        ),
+        "pipelines_tenant_id_name_key" => (
+            Code::PipelineNameTaken,
+            "name",
+            "a pipeline with this name already exists in this tenant",
         ),
         "tenants_slug_key" => (
             Code::TenantSlugTaken,

@@ -146,6 +146,23 @@ async fn pipelines_crud_and_every_validation_rule() {
     assert_eq!(p["stages"][1]["requireApproval"], true);
     let id = p["id"].as_str().unwrap().to_string();
 
+    // names are unique per tenant; another tenant may use the same one
+    app.post(
+        "/api/v1/pipelines",
+        key,
+        json!({"name": "Main line", "stages": [stage("s", dev, staging)]}),
+    )
+    .await
+    .expect_error(409, "pipeline_name_taken");
+    let theirs = app
+        .post(
+            "/api/v1/pipelines",
+            &b.admin_key,
+            json!({"name": "Main line", "stages": [stage("s", other, app.environment(&b, "b2").await)]}),
+        )
+        .await;
+    assert_eq!(theirs.status, 201, "{}", theirs.text);
+
     // reads for viewers, writes for admins only
     let list = app.get("/api/v1/pipelines", &viewer).await;
     assert_eq!(list.status, 200, "{}", list.text);
@@ -308,7 +325,7 @@ async fn pipelines_crud_and_every_validation_rule() {
     }
     assert_eq!(
         app.get("/api/v1/pipelines", &b.admin_key).await.json()["pagination"]["total"],
-        0
+        1
     );
 
     let deleted = app.delete(&path, key).await;
@@ -1075,4 +1092,39 @@ async fn compare_gives_status_diff_and_risk_per_workflow() {
     )
     .await
     .expect_error(422, "invalid_body");
+}
+
+#[test]
+fn the_document_spells_the_stage_and_gate_fields_as_the_api_does() {
+    let doc = serde_json::to_value(wfops_api::openapi::document()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    for name in ["StageSchema", "StageView"] {
+        let props = schemas[name]["properties"].as_object().unwrap();
+        assert!(props.contains_key("requireApproval"), "{name}: {props:?}");
+        assert!(!props.contains_key("require_approval"), "{name}");
+    }
+    let gates = schemas["GatesSchema"]["properties"].as_object().unwrap();
+    for flag in wfops_promotion::pipeline::GATE_FLAGS {
+        assert!(gates.contains_key(flag), "{flag}: {gates:?}");
+    }
+    let flags = schemas["GateFlagsView"]["properties"].as_object().unwrap();
+    for flag in wfops_promotion::pipeline::GATE_FLAGS {
+        assert!(flags.contains_key(flag), "{flag}");
+    }
+    let gate_names: Vec<&str> = schemas["GateName"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        gate_names,
+        wfops_promotion::GateKind::ALL.map(wfops_promotion::GateKind::as_str)
+    );
+    let body = &doc["paths"]["/api/v1/promotions/validate"]["post"]["requestBody"];
+    assert!(body.is_object());
+    assert_eq!(
+        schemas["UpdatePipelineRequest"]["minProperties"], 1,
+        "an empty update is refused"
+    );
 }

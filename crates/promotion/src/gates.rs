@@ -600,11 +600,13 @@ mod tests {
         let now = Utc::now();
         for (trip, kind, set, block_off, block_on) in table {
             for flag in [false, true] {
-                let mut gates = Gates::default();
                 // every "allow" flag on except the one under test, so only it decides
-                gates.allow_overwriting_hotfixes = true;
-                gates.allow_force_promotion_on_conflicts = true;
-                gates.allow_placeholder_credentials = true;
+                let mut gates = Gates {
+                    allow_overwriting_hotfixes: true,
+                    allow_force_promotion_on_conflicts: true,
+                    allow_placeholder_credentials: true,
+                    ..Gates::default()
+                };
                 if let Some(set) = set {
                     set(&mut gates, flag);
                 }

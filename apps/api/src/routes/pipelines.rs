@@ -302,6 +302,7 @@ pub async fn get(
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "Requires admin", body = ErrorBody),
+        (status = 409, description = "A pipeline with this name exists", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Body is not JSON", body = ErrorBody),
         (status = 422, description = "Invalid name, description or stages", body = ErrorBody)
@@ -365,6 +366,7 @@ pub async fn create(
         (status = 401, description = "Missing or invalid token", body = ErrorBody),
         (status = 403, description = "Requires admin", body = ErrorBody),
         (status = 404, description = "No such pipeline in this tenant", body = ErrorBody),
+        (status = 409, description = "A pipeline with this name exists", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
         (status = 415, description = "Body is not JSON", body = ErrorBody),
         (status = 422, description = "Invalid field or empty update", body = ErrorBody)
