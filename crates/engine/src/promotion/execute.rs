@@ -850,8 +850,9 @@ async fn retry_git(
     if report
         .git
         .as_ref()
-        .is_none_or(|g| g.status != GitStatus::Failed)
+        .is_some_and(|g| g.status != GitStatus::Failed)
     {
+        // a run cut short between the completion and the Git record has no record yet
         return Ok(report);
     }
     let target = load_environment(ctx, tenant_id, promotion.target_environment_id).await?;
@@ -898,17 +899,27 @@ async fn retry_git(
             .scope_boxed()
         })
         .await?;
-    let files = report
-        .workflows
-        .iter()
-        .filter_map(|w| {
-            Some(GitFile {
-                canonical_id: w.canonical_id,
-                slug: slugs.get(&w.canonical_id)?.clone(),
-                document: docs.get(w.target_workflow_id.as_str())?.document.clone(),
-            })
-        })
-        .collect();
+    // the documents of the post-promotion snapshot, or the target's own when there is none
+    let provider = target.provider(&ctx.n8n)?;
+    let mut files = Vec::with_capacity(report.workflows.len());
+    for w in &report.workflows {
+        let Some(slug) = slugs.get(&w.canonical_id) else {
+            continue;
+        };
+        let document = match docs.get(w.target_workflow_id.as_str()) {
+            Some(entry) => entry.document.clone(),
+            None => provider
+                .get_workflow(&w.target_workflow_id)
+                .await
+                .map_err(|e| EngineError::provider(&target.row.name, e))?
+                .into_raw(),
+        };
+        files.push(GitFile {
+            canonical_id: w.canonical_id,
+            slug: slug.clone(),
+            document,
+        });
+    }
     git_step(
         ctx,
         tenant_id,
