@@ -21,6 +21,9 @@ use crate::context::{load_environment, EngineCtx, LoadedEnvironment, Progress};
 use crate::error::{EngineError, Result};
 use crate::jobs::{self, Reconcile};
 
+/// How often a running deployment looks for a cancel request (between two workflows).
+const CANCEL_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// A selected workflow, ready to be written.
 struct Item {
     canonical_id: Uuid,
@@ -205,12 +208,12 @@ async fn prepare(
             async move {
                 let s = promotion_run::mappings_of_canonicals(conn, source_id, &wanted).await?;
                 let t = promotion_run::mappings_of_canonicals(conn, target_id, &wanted).await?;
-                let mut canonicals = HashMap::new();
-                for id in &wanted {
-                    if let Ok(c) = wfops_db::canonical::get(conn, *id).await {
-                        canonicals.insert(*id, c);
-                    }
-                }
+                let canonicals: HashMap<Uuid, (String, String)> =
+                    promotion_run::canonical_names(conn, &wanted)
+                        .await?
+                        .into_iter()
+                        .map(|(id, slug, name)| (id, (slug, name)))
+                        .collect();
                 let creds = promotion_run::credential_mappings(conn, source_id, target_id).await?;
                 let vars = promotion_run::variables(conn, target_id).await?;
                 Ok::<_, wfops_db::Error>((s, t, canonicals, creds, vars))
@@ -253,7 +256,7 @@ async fn prepare(
         .collect();
     let mut located = Vec::new();
     for canonical_id in &selected {
-        let Some(canonical) = canonicals.get(canonical_id) else {
+        let Some((slug, canonical_name)) = canonicals.get(canonical_id) else {
             problems.push(WorkflowProblem {
                 canonical_id: Some(*canonical_id),
                 name: None,
@@ -264,7 +267,7 @@ async fn prepare(
         let Some(mapping) = source_by_canonical.get(canonical_id) else {
             problems.push(WorkflowProblem {
                 canonical_id: Some(*canonical_id),
-                name: Some(canonical.name.clone()),
+                name: Some(canonical_name.clone()),
                 message: format!(
                     "environment {} has no workflow of this canonical workflow",
                     source.row.name
@@ -274,8 +277,8 @@ async fn prepare(
         };
         located.push((
             *canonical_id,
-            canonical.canonical_slug.clone(),
-            canonical.name.clone(),
+            slug.clone(),
+            canonical_name.clone(),
             mapping.n8n_workflow_id.clone(),
         ));
     }
@@ -597,10 +600,17 @@ async fn run(
 
     let mut target_ctx = context.target.clone();
     let mut failure: Option<WorkflowProblem> = None;
+    let mut last_cancel_check = std::time::Instant::now()
+        .checked_sub(CANCEL_POLL)
+        .unwrap_or_else(std::time::Instant::now);
     for (pos, item) in items.iter().enumerate() {
-        if pos > 0 && cancel_requested(ctx, tenant_id, deployment_id).await? {
-            report.cancelled = true;
-            break;
+        // a cancel is looked for between two workflows, at most every CANCEL_POLL
+        if pos > 0 && last_cancel_check.elapsed() >= CANCEL_POLL {
+            last_cancel_check = std::time::Instant::now();
+            if cancel_requested(ctx, tenant_id, deployment_id).await? {
+                report.cancelled = true;
+                break;
+            }
         }
         match promote_one(
             ctx,
