@@ -1243,3 +1243,55 @@ async fn recover(
     progress.report(0, 0, &error).await?;
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn item(id: &str, calls: &[&str]) -> Item {
+        let nodes: Vec<Value> = calls
+            .iter()
+            .map(|c| {
+                json!({"name": format!("call {c}"), "type": "n8n-nodes-base.executeWorkflow",
+                       "parameters": {"workflowId": c}})
+            })
+            .collect();
+        Item {
+            canonical_id: Uuid::new_v4(),
+            slug: id.into(),
+            name: id.into(),
+            source_id: id.into(),
+            source_doc: json!({"nodes": nodes}),
+            source_hash: String::new(),
+            mapped_target_id: None,
+        }
+    }
+
+    fn order(items: Vec<Item>) -> Vec<String> {
+        dependency_order(items)
+            .into_iter()
+            .map(|i| i.source_id)
+            .collect()
+    }
+
+    #[test]
+    fn callees_come_before_callers_and_the_selection_order_is_kept_otherwise() {
+        // a calls b and c, c calls b; d calls nothing; e calls a workflow outside the promotion
+        let items = vec![
+            item("a", &["b", "c"]),
+            item("d", &[]),
+            item("c", &["b"]),
+            item("b", &[]),
+            item("e", &["elsewhere"]),
+        ];
+        assert_eq!(order(items), ["b", "c", "a", "d", "e"]);
+    }
+
+    #[test]
+    fn a_cycle_is_cut_and_every_workflow_is_written_once() {
+        let items = vec![item("a", &["b"]), item("b", &["a"]), item("c", &["c"])];
+        assert_eq!(order(items), ["b", "a", "c"]);
+    }
+}
