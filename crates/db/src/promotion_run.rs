@@ -346,6 +346,23 @@ pub async fn variables(
         .map_err(Error::from)
 }
 
+/// (id, slug, name) of these canonical workflows, in one query.
+pub async fn canonical_names(
+    conn: &mut Conn,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, String, String)>, Error> {
+    crate::schema::canonical_workflows::table
+        .filter(crate::schema::canonical_workflows::id.eq_any(ids))
+        .select((
+            crate::schema::canonical_workflows::id,
+            crate::schema::canonical_workflows::canonical_slug,
+            crate::schema::canonical_workflows::name,
+        ))
+        .load(conn)
+        .await
+        .map_err(Error::from)
+}
+
 /// The mappings of these canonical workflows in one environment.
 pub async fn mappings_of_canonicals(
     conn: &mut Conn,

@@ -21,6 +21,9 @@ use crate::context::{load_environment, EngineCtx, LoadedEnvironment, Progress};
 use crate::error::{EngineError, Result};
 use crate::jobs::{self, Reconcile};
 
+/// How often a running deployment looks for a cancel request (between two workflows).
+const CANCEL_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// A selected workflow, ready to be written.
 struct Item {
     canonical_id: Uuid,
@@ -205,12 +208,12 @@ async fn prepare(
             async move {
                 let s = promotion_run::mappings_of_canonicals(conn, source_id, &wanted).await?;
                 let t = promotion_run::mappings_of_canonicals(conn, target_id, &wanted).await?;
-                let mut canonicals = HashMap::new();
-                for id in &wanted {
-                    if let Ok(c) = wfops_db::canonical::get(conn, *id).await {
-                        canonicals.insert(*id, c);
-                    }
-                }
+                let canonicals: HashMap<Uuid, (String, String)> =
+                    promotion_run::canonical_names(conn, &wanted)
+                        .await?
+                        .into_iter()
+                        .map(|(id, slug, name)| (id, (slug, name)))
+                        .collect();
                 let creds = promotion_run::credential_mappings(conn, source_id, target_id).await?;
                 let vars = promotion_run::variables(conn, target_id).await?;
                 Ok::<_, wfops_db::Error>((s, t, canonicals, creds, vars))
@@ -253,7 +256,7 @@ async fn prepare(
         .collect();
     let mut located = Vec::new();
     for canonical_id in &selected {
-        let Some(canonical) = canonicals.get(canonical_id) else {
+        let Some((slug, canonical_name)) = canonicals.get(canonical_id) else {
             problems.push(WorkflowProblem {
                 canonical_id: Some(*canonical_id),
                 name: None,
@@ -264,7 +267,7 @@ async fn prepare(
         let Some(mapping) = source_by_canonical.get(canonical_id) else {
             problems.push(WorkflowProblem {
                 canonical_id: Some(*canonical_id),
-                name: Some(canonical.name.clone()),
+                name: Some(canonical_name.clone()),
                 message: format!(
                     "environment {} has no workflow of this canonical workflow",
                     source.row.name
@@ -274,8 +277,8 @@ async fn prepare(
         };
         located.push((
             *canonical_id,
-            canonical.canonical_slug.clone(),
-            canonical.name.clone(),
+            slug.clone(),
+            canonical_name.clone(),
             mapping.n8n_workflow_id.clone(),
         ));
     }
@@ -597,10 +600,17 @@ async fn run(
 
     let mut target_ctx = context.target.clone();
     let mut failure: Option<WorkflowProblem> = None;
+    let mut last_cancel_check = std::time::Instant::now()
+        .checked_sub(CANCEL_POLL)
+        .unwrap_or_else(std::time::Instant::now);
     for (pos, item) in items.iter().enumerate() {
-        if pos > 0 && cancel_requested(ctx, tenant_id, deployment_id).await? {
-            report.cancelled = true;
-            break;
+        // a cancel is looked for between two workflows, at most every CANCEL_POLL
+        if pos > 0 && last_cancel_check.elapsed() >= CANCEL_POLL {
+            last_cancel_check = std::time::Instant::now();
+            if cancel_requested(ctx, tenant_id, deployment_id).await? {
+                report.cancelled = true;
+                break;
+            }
         }
         match promote_one(
             ctx,
@@ -850,8 +860,9 @@ async fn retry_git(
     if report
         .git
         .as_ref()
-        .is_none_or(|g| g.status != GitStatus::Failed)
+        .is_some_and(|g| g.status != GitStatus::Failed)
     {
+        // a run cut short between the completion and the Git record has no record yet
         return Ok(report);
     }
     let target = load_environment(ctx, tenant_id, promotion.target_environment_id).await?;
@@ -898,17 +909,27 @@ async fn retry_git(
             .scope_boxed()
         })
         .await?;
-    let files = report
-        .workflows
-        .iter()
-        .filter_map(|w| {
-            Some(GitFile {
-                canonical_id: w.canonical_id,
-                slug: slugs.get(&w.canonical_id)?.clone(),
-                document: docs.get(w.target_workflow_id.as_str())?.document.clone(),
-            })
-        })
-        .collect();
+    // the documents of the post-promotion snapshot, or the target's own when there is none
+    let provider = target.provider(&ctx.n8n)?;
+    let mut files = Vec::with_capacity(report.workflows.len());
+    for w in &report.workflows {
+        let Some(slug) = slugs.get(&w.canonical_id) else {
+            continue;
+        };
+        let document = match docs.get(w.target_workflow_id.as_str()) {
+            Some(entry) => entry.document.clone(),
+            None => provider
+                .get_workflow(&w.target_workflow_id)
+                .await
+                .map_err(|e| EngineError::provider(&target.row.name, e))?
+                .into_raw(),
+        };
+        files.push(GitFile {
+            canonical_id: w.canonical_id,
+            slug: slug.clone(),
+            document,
+        });
+    }
     git_step(
         ctx,
         tenant_id,
@@ -1221,4 +1242,56 @@ async fn recover(
     .await?;
     progress.report(0, 0, &error).await?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn item(id: &str, calls: &[&str]) -> Item {
+        let nodes: Vec<Value> = calls
+            .iter()
+            .map(|c| {
+                json!({"name": format!("call {c}"), "type": "n8n-nodes-base.executeWorkflow",
+                       "parameters": {"workflowId": c}})
+            })
+            .collect();
+        Item {
+            canonical_id: Uuid::new_v4(),
+            slug: id.into(),
+            name: id.into(),
+            source_id: id.into(),
+            source_doc: json!({"nodes": nodes}),
+            source_hash: String::new(),
+            mapped_target_id: None,
+        }
+    }
+
+    fn order(items: Vec<Item>) -> Vec<String> {
+        dependency_order(items)
+            .into_iter()
+            .map(|i| i.source_id)
+            .collect()
+    }
+
+    #[test]
+    fn callees_come_before_callers_and_the_selection_order_is_kept_otherwise() {
+        // a calls b and c, c calls b; d calls nothing; e calls a workflow outside the promotion
+        let items = vec![
+            item("a", &["b", "c"]),
+            item("d", &[]),
+            item("c", &["b"]),
+            item("b", &[]),
+            item("e", &["elsewhere"]),
+        ];
+        assert_eq!(order(items), ["b", "c", "a", "d", "e"]);
+    }
+
+    #[test]
+    fn a_cycle_is_cut_and_every_workflow_is_written_once() {
+        let items = vec![item("a", &["b"]), item("b", &["a"]), item("c", &["c"])];
+        assert_eq!(order(items), ["b", "a", "c"]);
+    }
 }
