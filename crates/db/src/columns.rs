@@ -112,7 +112,9 @@ unwrap_into!(
     DiffStatus,
     EnvironmentClass,
     EnvironmentDriftStatus,
-    Provider
+    Provider,
+    PromotionStatus,
+    DeploymentStatus
 );
 
 /// Parses a status that a query read as plain text (an aggregate's group key, say), with the

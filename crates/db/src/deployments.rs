@@ -1,14 +1,251 @@
-//! Deployment queries needed by the worker.
+//! Deployments: creation, lists, cancellation, the due scheduled deployments the scheduler
+//! hands to the queue, and the stale-deployment cleanup of the worker. Rows are
+//! [`crate::promotions::DeploymentRow`]; tenant scoping by row-level security.
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
 use diesel::sql_types::Integer;
 use diesel::QueryableByName;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
+use wfops_promotion::{DeploymentStatus, PromotionStatus};
 
 use crate::error::Error;
-use crate::{Db, ScopedFutureExt};
+use crate::promotions::DeploymentRow;
+use crate::schema::{deployments, promotions};
+use crate::{Conn, Db, ScopedFutureExt};
+
+/// The statuses of a deployment that has not finished.
+pub const LIVE: [DeploymentStatus; 3] = [
+    DeploymentStatus::Pending,
+    DeploymentStatus::Scheduled,
+    DeploymentStatus::Running,
+];
+
+fn texts(statuses: &[DeploymentStatus]) -> Vec<&'static str> {
+    statuses.iter().map(|s| s.as_str()).collect()
+}
+
+/// Inserts a deployment of `promotion_id`: `scheduled` when `scheduled_for` is given,
+/// otherwise `pending`.
+pub async fn insert(
+    conn: &mut Conn,
+    tenant_id: Uuid,
+    promotion_id: Uuid,
+    scheduled_for: Option<DateTime<Utc>>,
+    created_by: Option<Uuid>,
+) -> Result<DeploymentRow, Error> {
+    let status = if scheduled_for.is_some() {
+        DeploymentStatus::Scheduled
+    } else {
+        DeploymentStatus::Pending
+    };
+    diesel::insert_into(deployments::table)
+        .values((
+            deployments::tenant_id.eq(tenant_id),
+            deployments::promotion_id.eq(promotion_id),
+            deployments::status.eq(status.as_str()),
+            deployments::scheduled_for.eq(scheduled_for),
+            deployments::created_by.eq(created_by),
+        ))
+        .returning(DeploymentRow::as_returning())
+        .get_result(conn)
+        .await
+        .map_err(Error::from)
+}
+
+/// Records the job that runs deployment `id`.
+pub async fn set_job(conn: &mut Conn, id: Uuid, job_id: Uuid) -> Result<DeploymentRow, Error> {
+    diesel::update(deployments::table.find(id))
+        .set((
+            deployments::job_id.eq(Some(job_id)),
+            deployments::updated_at.eq(Utc::now()),
+        ))
+        .returning(DeploymentRow::as_returning())
+        .get_result(conn)
+        .await
+        .map_err(Error::from)
+}
+
+/// Every deployment of promotion `promotion_id`, oldest first.
+pub async fn of_promotion(conn: &mut Conn, promotion_id: Uuid) -> Result<Vec<DeploymentRow>, Error> {
+    deployments::table
+        .filter(deployments::promotion_id.eq(promotion_id))
+        .filter(deployments::is_deleted.eq(false))
+        .select(DeploymentRow::as_select())
+        .order((deployments::created_at.asc(), deployments::id))
+        .load(conn)
+        .await
+        .map_err(Error::from)
+}
+
+/// Deployment `id` of the bound tenant, locked until the end of the transaction.
+pub async fn get_for_update(conn: &mut Conn, id: Uuid) -> Result<DeploymentRow, Error> {
+    deployments::table
+        .find(id)
+        .filter(deployments::is_deleted.eq(false))
+        .for_update()
+        .select(DeploymentRow::as_select())
+        .first(conn)
+        .await
+        .map_err(Error::from)
+}
+
+/// Filters of [`list`]; `None` means any.
+#[derive(Debug, Clone, Default)]
+pub struct DeploymentFilter {
+    pub status: Option<DeploymentStatus>,
+    pub promotion_id: Option<Uuid>,
+    pub target_environment_id: Option<Uuid>,
+}
+
+/// One page of the bound tenant's deployments, newest first, each with its promotion's
+/// target environment, and the total.
+pub async fn list(
+    conn: &mut Conn,
+    filter: &DeploymentFilter,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<(DeploymentRow, Uuid)>, i64), Error> {
+    let query = || {
+        let mut q = deployments::table
+            .inner_join(
+                promotions::table.on(promotions::id
+                    .eq(deployments::promotion_id)
+                    .and(promotions::tenant_id.eq(deployments::tenant_id))),
+            )
+            .filter(deployments::is_deleted.eq(false))
+            .into_boxed();
+        if let Some(status) = filter.status {
+            q = q.filter(deployments::status.eq(status.as_str()));
+        }
+        if let Some(id) = filter.promotion_id {
+            q = q.filter(deployments::promotion_id.eq(id));
+        }
+        if let Some(id) = filter.target_environment_id {
+            q = q.filter(promotions::target_environment_id.eq(id));
+        }
+        q
+    };
+    let total: i64 = query().count().get_result(conn).await?;
+    let rows = query()
+        .select((DeploymentRow::as_select(), promotions::target_environment_id))
+        .order((deployments::created_at.desc(), deployments::id.desc()))
+        .offset(offset)
+        .limit(limit)
+        .load(conn)
+        .await?;
+    Ok((rows, total))
+}
+
+/// Moves deployment `id` from `from` to `to`, guarded on it still being `from`; `None` when it
+/// no longer is. The caller has checked the move against `DeploymentStatus::transition`
+/// (`scheduled → pending` is the scheduler handing a due deployment to the queue; the row keeps
+/// the time it was scheduled for).
+pub async fn transition(
+    conn: &mut Conn,
+    id: Uuid,
+    from: DeploymentStatus,
+    to: DeploymentStatus,
+    error_message: Option<&str>,
+) -> Result<Option<DeploymentRow>, Error> {
+    let now = Utc::now();
+    let finished_at = to.is_terminal().then_some(now);
+    diesel::update(
+        deployments::table
+            .find(id)
+            .filter(deployments::status.eq(from.as_str())),
+    )
+    .set((
+        deployments::status.eq(to.as_str()),
+        deployments::finished_at.eq(finished_at),
+        deployments::error_message.eq(error_message),
+        deployments::updated_at.eq(now),
+    ))
+    .returning(DeploymentRow::as_returning())
+    .get_result(conn)
+    .await
+    .optional()
+    .map_err(Error::from)
+}
+
+/// Asks running deployment `id` to stop between workflows (kept if asked before); `None`
+/// when it is not running.
+pub async fn request_cancel(conn: &mut Conn, id: Uuid) -> Result<Option<DeploymentRow>, Error> {
+    let now = Utc::now();
+    diesel::update(
+        deployments::table
+            .find(id)
+            .filter(deployments::status.eq(DeploymentStatus::Running.as_str())),
+    )
+    .set((
+        deployments::cancel_requested_at
+            .eq(diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>>(
+                "coalesce(cancel_requested_at, now())",
+            )),
+        deployments::updated_at.eq(now),
+    ))
+    .returning(DeploymentRow::as_returning())
+    .get_result(conn)
+    .await
+    .optional()
+    .map_err(Error::from)
+}
+
+/// The bound tenant's scheduled deployments whose time has come and whose promotion may run
+/// (not waiting for an approval, not failed), oldest first, at most `limit`, each with its
+/// promotion's target environment. The rows are locked and rows locked by another
+/// transaction are skipped, so two schedulers running at once never take the same one.
+pub async fn lock_due_scheduled(
+    conn: &mut Conn,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<(DeploymentRow, Uuid)>, Error> {
+    deployments::table
+        .inner_join(
+            promotions::table.on(promotions::id
+                .eq(deployments::promotion_id)
+                .and(promotions::tenant_id.eq(deployments::tenant_id))),
+        )
+        .filter(deployments::status.eq(DeploymentStatus::Scheduled.as_str()))
+        .filter(deployments::is_deleted.eq(false))
+        .filter(deployments::scheduled_for.le(now))
+        .filter(promotions::status.eq_any(texts_of(&[
+            PromotionStatus::Pending,
+            PromotionStatus::Approved,
+        ])))
+        .order((deployments::scheduled_for.asc(), deployments::id))
+        .limit(limit.clamp(1, 1000))
+        .for_update()
+        .skip_locked()
+        .select((DeploymentRow::as_select(), promotions::target_environment_id))
+        .load(conn)
+        .await
+        .map_err(Error::from)
+}
+
+fn texts_of(statuses: &[PromotionStatus]) -> Vec<&'static str> {
+    statuses.iter().map(|s| s.as_str()).collect()
+}
+
+/// The live (pending, scheduled or running) deployment of promotion `promotion_id`, if any.
+pub async fn live_of_promotion(
+    conn: &mut Conn,
+    promotion_id: Uuid,
+) -> Result<Option<DeploymentRow>, Error> {
+    deployments::table
+        .filter(deployments::promotion_id.eq(promotion_id))
+        .filter(deployments::is_deleted.eq(false))
+        .filter(deployments::status.eq_any(texts(&LIVE)))
+        .select(DeploymentRow::as_select())
+        .order(deployments::created_at.desc())
+        .first(conn)
+        .await
+        .optional()
+        .map_err(Error::from)
+}
 
 #[derive(QueryableByName)]
 struct IdRow {
