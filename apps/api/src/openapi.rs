@@ -49,6 +49,23 @@ use crate::routes;
         routes::jobs::get,
         routes::sse::background_jobs,
         routes::sse::background_job,
+        routes::promotions::create,
+        routes::promotions::list,
+        routes::promotions::get,
+        routes::promotions::approve,
+        routes::promotions::reject,
+        routes::deployments::list,
+        routes::deployments::get,
+        routes::deployments::create,
+        routes::deployments::cancel,
+        routes::snapshots::list,
+        routes::snapshots::get,
+        routes::snapshots::restore,
+        routes::snapshots::get_restore,
+        routes::snapshots::approve_restore,
+        routes::snapshots::reject_restore,
+        routes::sse::deployments_stream,
+        routes::sse::deployment_stream,
     ),
     components(schemas(
         routes::query::MappingStatusParam,
@@ -56,6 +73,8 @@ use crate::routes;
         routes::jobs::JobStatusParam,
         routes::matrix::SortParam,
         routes::sse::SseEventData,
+        routes::promotions::PromotionStatusParam,
+        routes::deployments::DeploymentStatusParam,
     )),
     modifiers(&BearerAuth, &CommonResponses, &NonEmptyUpdates),
     tags(
@@ -67,6 +86,7 @@ use crate::routes;
         (name = "canonical", description = "Canonical workflows, sync requests, linking and onboarding"),
         (name = "workflows", description = "Workflows per environment, the cross-environment matrix, versions and diffs"),
         (name = "jobs", description = "Background jobs and their Server-Sent Events"),
+        (name = "promotions", description = "Promotions, approvals, deployments, snapshots and their restores"),
     )
 )]
 pub struct ApiDoc;

@@ -273,3 +273,111 @@ pub async fn fail_stale(db: &Db, max_age: Duration) -> Result<Vec<Uuid>, Error> 
     })
     .await
 }
+
+/// Writes a `deployment_status` event on the deployment's job (when it has one), so that the
+/// deployment streams show the status change next to the job's progress.
+pub async fn record_status_event(conn: &mut Conn, deployment: &DeploymentRow) -> Result<(), Error> {
+    let Some(job_id) = deployment.job_id else {
+        return Ok(());
+    };
+    crate::jobs::events::insert_event(
+        conn,
+        deployment.tenant_id,
+        job_id,
+        "deployment_status",
+        serde_json::json!({
+            "deployment_id": deployment.id,
+            "promotion_id": deployment.promotion_id,
+            "status": deployment.status.as_str(),
+            "cancel_requested": deployment.cancel_requested_at.is_some(),
+        }),
+    )
+    .await
+}
+
+/// Which job events a deployment stream follows: those of every deployment job of the tenant,
+/// or those of one deployment's job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventScope {
+    AllDeployments,
+    Deployment(Uuid),
+}
+
+fn scoped_events(
+    scope: EventScope,
+) -> crate::schema::job_events::BoxedQuery<'static, diesel::pg::Pg> {
+    use crate::schema::{background_jobs, job_events};
+    match scope {
+        EventScope::AllDeployments => job_events::table
+            .filter(
+                job_events::job_id.eq_any(
+                    background_jobs::table
+                        .filter(background_jobs::job_type.eq(DEPLOYMENT_JOB_TYPE))
+                        .select(background_jobs::id),
+                ),
+            )
+            .into_boxed(),
+        EventScope::Deployment(id) => job_events::table
+            .filter(
+                job_events::job_id
+                    .nullable()
+                    .eq_any(
+                        deployments::table
+                            .filter(deployments::id.eq(id))
+                            .select(deployments::job_id),
+                    ),
+            )
+            .into_boxed(),
+    }
+}
+
+/// The job type of deployments (the engine's `PromotionDeployment::JOB_TYPE`).
+pub const DEPLOYMENT_JOB_TYPE: &str = "promotion_deployment";
+
+/// The bound tenant's events of `scope` with an id above `after_id`, oldest first, at most
+/// `limit` (1..=1000).
+pub async fn events_after(
+    conn: &mut Conn,
+    after_id: i64,
+    scope: EventScope,
+    limit: i64,
+) -> Result<Vec<crate::jobs::JobEvent>, Error> {
+    use crate::schema::job_events;
+    scoped_events(scope)
+        .filter(job_events::id.gt(after_id))
+        .select(crate::jobs::JobEvent::as_select())
+        .order(job_events::id.asc())
+        .limit(limit.clamp(1, 1000))
+        .load(conn)
+        .await
+        .map_err(Error::from)
+}
+
+/// The bound tenant's events of `scope` with these ids (late commits a stream learnt of).
+pub async fn events_by_ids(
+    conn: &mut Conn,
+    ids: &[i64],
+    scope: EventScope,
+) -> Result<Vec<crate::jobs::JobEvent>, Error> {
+    use crate::schema::job_events;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    scoped_events(scope)
+        .filter(job_events::id.eq_any(ids))
+        .select(crate::jobs::JobEvent::as_select())
+        .order(job_events::id.asc())
+        .load(conn)
+        .await
+        .map_err(Error::from)
+}
+
+/// The id of the newest event of `scope`, or 0.
+pub async fn latest_event_id(conn: &mut Conn, scope: EventScope) -> Result<i64, Error> {
+    use crate::schema::job_events;
+    let max: Option<i64> = scoped_events(scope)
+        .select(diesel::dsl::max(job_events::id))
+        .first(conn)
+        .await?;
+    Ok(max.unwrap_or(0))
+}

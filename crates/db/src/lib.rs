@@ -14,6 +14,7 @@ pub mod audit;
 pub mod environments;
 pub mod pipelines;
 pub mod promotions;
+pub mod snapshot_restores;
 pub mod tenants;
 pub mod users;
 // the job queue and schedulers (owned by the worker work)

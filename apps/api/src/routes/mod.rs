@@ -6,13 +6,16 @@ pub mod api_keys;
 pub mod auth;
 pub mod canonical;
 pub mod common;
+pub mod deployments;
 pub mod environments;
 pub mod health;
 pub mod jobs;
 pub mod matrix;
 pub mod onboarding;
+pub mod promotions;
 pub mod query;
 pub mod schedulers;
+pub mod snapshots;
 pub mod sse;
 pub mod workflows;
 
