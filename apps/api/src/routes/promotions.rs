@@ -47,7 +47,7 @@ pub struct CreatePromotionRequest {
     pub source_environment_id: Uuid,
     pub target_environment_id: Uuid,
     /// Canonical workflow ids, 1 to 500, each once.
-    #[schema(min_items = 1, max_items = 500, unique_items = true)]
+    #[schema(min_items = 1, max_items = 500)]
     pub workflow_ids: Vec<Uuid>,
     /// Deploy at this time (in the future, at most a year ahead) instead of at once.
     pub scheduled_for: Option<DateTime<Utc>>,
