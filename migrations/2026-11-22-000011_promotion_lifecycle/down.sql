@@ -23,9 +23,13 @@ $$;
 
 drop table snapshot_restores;
 drop index if exists deployments_job_idx;
+drop index if exists deployments_tenant_id_idempotency_key_key;
 drop index if exists deployments_tenant_status_created_at_idx;
 alter table deployments
     drop constraint deployments_job_fkey,
+    drop constraint deployments_idempotency_hash_with_key,
+    drop column idempotency_request_hash,
+    drop column idempotency_key,
     drop column job_id,
     drop column cancel_requested_at;
 drop index if exists promotions_tenant_status_created_at_idx;

@@ -25,9 +25,17 @@ alter table deployments
     add column cancel_requested_at timestamptz,
     -- the promotion_deployment job that runs (or will run) this deployment
     add column job_id uuid,
+    -- POST /deployments takes an Idempotency-Key like POST /promotions
+    add column idempotency_key text check (length(idempotency_key) between 1 and 200),
+    add column idempotency_request_hash text
+        check (idempotency_request_hash ~ '^[0-9a-f]{64}$'),
+    add constraint deployments_idempotency_hash_with_key
+        check ((idempotency_key is null) = (idempotency_request_hash is null)),
     add constraint deployments_job_fkey foreign key (tenant_id, job_id)
         references background_jobs (tenant_id, id) on delete set null (job_id);
 
+create unique index deployments_tenant_id_idempotency_key_key
+    on deployments (tenant_id, idempotency_key) where idempotency_key is not null;
 create index deployments_tenant_status_created_at_idx on deployments (tenant_id, status, created_at desc);
 create index deployments_job_idx on deployments (tenant_id, job_id) where job_id is not null;
 

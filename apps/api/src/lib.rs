@@ -141,9 +141,15 @@ pub fn route_table() -> Vec<(&'static str, Vec<(Method, MakeRoute)>)> {
         ),
         (
             "/api/v1/promotions",
-            vec![route!(GET, promotions::list), route!(POST, promotions::create)],
+            vec![
+                route!(GET, promotions::list),
+                route!(POST, promotions::create),
+            ],
         ),
-        ("/api/v1/promotions/{id}", vec![route!(GET, promotions::get)]),
+        (
+            "/api/v1/promotions/{id}",
+            vec![route!(GET, promotions::get)],
+        ),
         (
             "/api/v1/promotions/{id}/approve",
             vec![route!(POST, promotions::approve)],
@@ -154,9 +160,15 @@ pub fn route_table() -> Vec<(&'static str, Vec<(Method, MakeRoute)>)> {
         ),
         (
             "/api/v1/deployments",
-            vec![route!(GET, deployments::list), route!(POST, deployments::create)],
+            vec![
+                route!(GET, deployments::list),
+                route!(POST, deployments::create),
+            ],
         ),
-        ("/api/v1/deployments/{id}", vec![route!(GET, deployments::get)]),
+        (
+            "/api/v1/deployments/{id}",
+            vec![route!(GET, deployments::get)],
+        ),
         (
             "/api/v1/deployments/{id}/cancel",
             vec![route!(POST, deployments::cancel)],

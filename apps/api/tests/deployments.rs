@@ -96,7 +96,10 @@ async fn job_status(app: &TestApp, s: &Setup, job: &Value) -> String {
 
 async fn cancel(app: &TestApp, s: &Setup, deployment: &Value) -> Response {
     app.post(
-        &format!("/api/v1/deployments/{}/cancel", deployment.as_str().unwrap()),
+        &format!(
+            "/api/v1/deployments/{}/cancel",
+            deployment.as_str().unwrap()
+        ),
         &s.tenant.admin_key,
         json!({}),
     )
@@ -220,34 +223,58 @@ async fn new_deployments_of_a_promotion() {
     let first = p["deployments"][0]["id"].clone();
 
     // a live deployment exists: 409
-    app.post("/api/v1/deployments", &s.tenant.admin_key, json!({"promotion_id": pid}))
-        .await
-        .expect_error(409, "deployment_already_active");
+    app.post(
+        "/api/v1/deployments",
+        &s.tenant.admin_key,
+        json!({"promotion_id": pid}),
+    )
+    .await
+    .expect_error(409, "deployment_already_active");
     cancel(&app, &s, &first).await;
-    // after the cancel it can be deployed again, now or later
+    // after the cancel it can be deployed again, now or later; with an Idempotency-Key a retry
+    // gets the same deployment and another body with the key is refused
+    let later =
+        json!({"promotion_id": pid, "scheduled_for": Utc::now() + chrono::Duration::minutes(30)});
+    let keyed = |b: Value| {
+        app.client
+            .post(app.url("/api/v1/deployments"))
+            .bearer_auth(&s.tenant.admin_key)
+            .header("Idempotency-Key", "deploy-1")
+            .json(&b)
+    };
+    let r = app.send(keyed(later.clone())).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json()["data"]["status"], "scheduled");
+    let again = app.send(keyed(later)).await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(again.json()["data"]["id"], r.json()["data"]["id"]);
+    app.send(keyed(json!({"promotion_id": pid})))
+        .await
+        .expect_error(409, "idempotency_key_reused");
+    cancel(&app, &s, &r.json()["data"]["id"]).await;
     let r = app
         .post(
             "/api/v1/deployments",
             &s.tenant.admin_key,
-            json!({"promotion_id": pid, "scheduled_for": Utc::now() + chrono::Duration::minutes(30)}),
+            json!({"promotion_id": pid}),
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
-    assert_eq!(r.json()["data"]["status"], "scheduled");
-    cancel(&app, &s, &r.json()["data"]["id"]).await;
-    let r = app
-        .post("/api/v1/deployments", &s.tenant.admin_key, json!({"promotion_id": pid}))
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.json()["data"]["status"], "pending");
-    assert_eq!(job_status(&app, &s, &r.json()["data"]["job_id"]).await, "pending");
+    assert_eq!(
+        job_status(&app, &s, &r.json()["data"]["job_id"]).await,
+        "pending"
+    );
     let got = app
         .get(
             &format!("/api/v1/promotions/{}", pid.as_str().unwrap()),
             &s.tenant.admin_key,
         )
         .await;
-    assert_eq!(got.json()["data"]["deployments"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        got.json()["data"]["deployments"].as_array().unwrap().len(),
+        3
+    );
 
     // a promotion that ran, or that waits for approval, is not deployable
     app.test_db
@@ -261,9 +288,13 @@ async fn new_deployments_of_a_promotion() {
         ))
         .await
         .unwrap();
-    app.post("/api/v1/deployments", &s.tenant.admin_key, json!({"promotion_id": pid}))
-        .await
-        .expect_error(409, "promotion_not_deployable");
+    app.post(
+        "/api/v1/deployments",
+        &s.tenant.admin_key,
+        json!({"promotion_id": pid}),
+    )
+    .await
+    .expect_error(409, "promotion_not_deployable");
     let pipeline = approval_pipeline(&app, &s).await;
     let waiting = promote(
         &app,
@@ -282,7 +313,11 @@ async fn new_deployments_of_a_promotion() {
 
     // bad input
     for (b, status, code) in [
-        (json!({"promotion_id": Uuid::new_v4()}), 404, "promotion_not_found"),
+        (
+            json!({"promotion_id": Uuid::new_v4()}),
+            404,
+            "promotion_not_found",
+        ),
         (json!({}), 422, "invalid_body"),
         (json!({"promotion_id": pid, "x": 1}), 422, "invalid_body"),
         (
@@ -300,9 +335,13 @@ async fn new_deployments_of_a_promotion() {
         .await
         .expect_error(403, "insufficient_role");
     let o = setup(&app, "Other").await;
-    app.post("/api/v1/deployments", &o.tenant.admin_key, json!({"promotion_id": pid}))
-        .await
-        .expect_error(404, "promotion_not_found");
+    app.post(
+        "/api/v1/deployments",
+        &o.tenant.admin_key,
+        json!({"promotion_id": pid}),
+    )
+    .await
+    .expect_error(404, "promotion_not_found");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -339,11 +378,19 @@ async fn reads_show_filters_and_per_workflow_outcomes() {
     assert_eq!(d["promotion_status"], "pending");
     let wfs = d["workflows"].as_array().unwrap();
     assert_eq!(wfs.len(), 2);
-    assert_eq!(wfs[1]["status"], "failed");
-    assert_eq!(wfs[1]["error_message"], "credential missing");
+    let failed = wfs.iter().find(|w| w["workflow_id"] == "n8n-2").unwrap();
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(failed["error_message"], "credential missing");
+    assert_eq!(failed["canonical_id"], json!(s.workflows[1]));
+    // rows recorded at the same moment come by name
+    assert_eq!(wfs[0]["workflow_name"], "Workflow 0");
 
     let list = |q: &str| {
-        let (app, path, key) = (&app, format!("/api/v1/deployments{q}"), s.tenant.admin_key.clone());
+        let (app, path, key) = (
+            &app,
+            format!("/api/v1/deployments{q}"),
+            s.tenant.admin_key.clone(),
+        );
         async move { app.get(&path, &key).await }
     };
     let all = list("").await.json();
@@ -385,7 +432,10 @@ async fn two_deployments_into_one_target_are_two_jobs_that_run_one_after_the_oth
         uuid(&a["deployments"][0]["job_id"]),
         uuid(&b["deployments"][0]["job_id"]),
     );
-    assert_ne!(ja, jb, "the second deployment must not reuse the first one's job");
+    assert_ne!(
+        ja, jb,
+        "the second deployment must not reuse the first one's job"
+    );
     let types = ["promotion_deployment".to_string()];
     let claim = || jobs::claim(&app.state.db, "w1", Duration::from_secs(60), &types);
     let first = claim().await.unwrap().expect("the first deployment's job");
@@ -469,7 +519,10 @@ async fn start_listener(app: &TestApp) {
     wfops_api::routes::sse::spawn_listener(app.state.sse.clone(), app.test_db.admin_url());
     let deadline = tokio::time::Instant::now() + WAIT;
     while !app.state.sse.is_listening() {
-        assert!(tokio::time::Instant::now() < deadline, "the listener did not connect");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the listener did not connect"
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
@@ -540,7 +593,13 @@ async fn deployment_streams_replay_from_last_event_id_and_follow_status_changes(
     let o = setup(&app, "Other").await;
     let r = app.get(&path, &o.tenant.admin_key).await;
     r.expect_error(404, "deployment_not_found");
-    let mut foreign = Sse::open(&app, "/api/v1/sse/deployments", &o.tenant.admin_key, Some(0)).await;
+    let mut foreign = Sse::open(
+        &app,
+        "/api/v1/sse/deployments",
+        &o.tenant.admin_key,
+        Some(0),
+    )
+    .await;
     assert!(foreign
         .next_event(Duration::from_millis(700))
         .await
@@ -571,19 +630,28 @@ async fn snapshots_are_listed_read_and_restored_with_the_environments_approval_r
     let admin = s.tenant.admin_key.clone();
 
     let r = app
-        .get(&format!("/api/v1/snapshots?environment_id={}", s.dev), &admin)
+        .get(
+            &format!("/api/v1/snapshots?environment_id={}", s.dev),
+            &admin,
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["pagination"]["total"], 1);
     assert_eq!(r.json()["data"][0]["id"], json!(on_dev));
     assert!(r.json()["data"][0].get("workflows").is_none());
-    let r = app.get(&format!("/api/v1/snapshots/{on_dev}"), &admin).await;
+    let r = app
+        .get(&format!("/api/v1/snapshots/{on_dev}"), &admin)
+        .await;
     assert_eq!(r.json()["data"]["workflows"][0]["id"], "n8n-1");
     assert_eq!(r.json()["data"]["workflow_count"], 1);
 
     // no approval rule into dev: queued at once
     let r = app
-        .post(&format!("/api/v1/snapshots/{on_dev}/restore"), &admin, json!({}))
+        .post(
+            &format!("/api/v1/snapshots/{on_dev}/restore"),
+            &admin,
+            json!({}),
+        )
         .await;
     assert_eq!(r.status, 202, "{}", r.text);
     assert_eq!(r.json()["data"]["status"], "queued");
@@ -602,35 +670,61 @@ async fn snapshots_are_listed_read_and_restored_with_the_environments_approval_r
     approval_pipeline(&app, &s).await;
     let creator = app.login_token(&s.tenant).await;
     let r = app
-        .post(&format!("/api/v1/snapshots/{on_prod}/restore"), &creator, json!({}))
+        .post(
+            &format!("/api/v1/snapshots/{on_prod}/restore"),
+            &creator,
+            json!({}),
+        )
         .await;
     assert_eq!(r.status, 202, "{}", r.text);
     let req = r.json()["data"].clone();
     assert_eq!(req["status"], "pending_approval");
     assert!(req["job_id"].is_null());
     let rid = req["id"].as_str().unwrap().to_string();
-    app.post(&format!("/api/v1/snapshot-restores/{rid}/approve"), &creator, json!({}))
-        .await
-        .expect_error(403, "self_approval_forbidden");
+    app.post(
+        &format!("/api/v1/snapshot-restores/{rid}/approve"),
+        &creator,
+        json!({}),
+    )
+    .await
+    .expect_error(403, "self_approval_forbidden");
     let dev_key = app.key(&s.tenant, "developer").await;
-    app.post(&format!("/api/v1/snapshot-restores/{rid}/approve"), &dev_key, json!({}))
-        .await
-        .expect_error(403, "insufficient_role");
+    app.post(
+        &format!("/api/v1/snapshot-restores/{rid}/approve"),
+        &dev_key,
+        json!({}),
+    )
+    .await
+    .expect_error(403, "insufficient_role");
     let ok = app
-        .post(&format!("/api/v1/snapshot-restores/{rid}/approve"), &admin, json!({}))
+        .post(
+            &format!("/api/v1/snapshot-restores/{rid}/approve"),
+            &admin,
+            json!({}),
+        )
         .await;
     assert_eq!(ok.status, 202, "{}", ok.text);
     assert_eq!(ok.json()["data"]["status"], "queued");
     assert!(ok.json()["data"]["job_id"].is_string());
-    app.post(&format!("/api/v1/snapshot-restores/{rid}/approve"), &admin, json!({}))
-        .await
-        .expect_error(409, "restore_not_pending_approval");
-    let got = app.get(&format!("/api/v1/snapshot-restores/{rid}"), &admin).await;
+    app.post(
+        &format!("/api/v1/snapshot-restores/{rid}/approve"),
+        &admin,
+        json!({}),
+    )
+    .await
+    .expect_error(409, "restore_not_pending_approval");
+    let got = app
+        .get(&format!("/api/v1/snapshot-restores/{rid}"), &admin)
+        .await;
     assert_eq!(got.json()["data"]["job_id"], ok.json()["data"]["job_id"]);
 
     // rejection
     let r = app
-        .post(&format!("/api/v1/snapshots/{on_prod}/restore"), &creator, json!({}))
+        .post(
+            &format!("/api/v1/snapshots/{on_prod}/restore"),
+            &creator,
+            json!({}),
+        )
         .await;
     let rid = r.json()["data"]["id"].as_str().unwrap().to_string();
     let no = app
@@ -656,9 +750,12 @@ async fn snapshots_are_listed_read_and_restored_with_the_environments_approval_r
     )
     .await
     .expect_error(404, "snapshot_not_found");
-    app.get(&format!("/api/v1/snapshot-restores/{rid}"), &o.tenant.admin_key)
-        .await
-        .expect_error(404, "snapshot_restore_not_found");
+    app.get(
+        &format!("/api/v1/snapshot-restores/{rid}"),
+        &o.tenant.admin_key,
+    )
+    .await
+    .expect_error(404, "snapshot_restore_not_found");
     assert_eq!(
         app.get("/api/v1/snapshots", &o.tenant.admin_key)
             .await
@@ -666,13 +763,21 @@ async fn snapshots_are_listed_read_and_restored_with_the_environments_approval_r
         0
     );
     let viewer = app.key(&s.tenant, "viewer").await;
-    app.post(&format!("/api/v1/snapshots/{on_dev}/restore"), &viewer, json!({}))
-        .await
-        .expect_error(403, "insufficient_role");
+    app.post(
+        &format!("/api/v1/snapshots/{on_dev}/restore"),
+        &viewer,
+        json!({}),
+    )
+    .await
+    .expect_error(403, "insufficient_role");
     // a deleted environment is not restored into
     app.delete(&format!("/api/v1/environments/{}", s.dev), &admin)
         .await;
-    app.post(&format!("/api/v1/snapshots/{on_dev}/restore"), &admin, json!({}))
-        .await
-        .expect_error(409, "environment_archived");
+    app.post(
+        &format!("/api/v1/snapshots/{on_dev}/restore"),
+        &admin,
+        json!({}),
+    )
+    .await
+    .expect_error(409, "environment_archived");
 }

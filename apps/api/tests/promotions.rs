@@ -174,7 +174,10 @@ async fn idempotency_keys_return_the_same_promotion_or_refuse_another_body() {
     let again = create(&app, &s.tenant.admin_key, Some("key-1"), respelled).await;
     assert_eq!(again.status, 200, "{}", again.text);
     assert_eq!(id_of(&again.json()["data"]), id);
-    assert_eq!(again.json()["data"]["deployments"][0]["job_id"], first.json()["data"]["deployments"][0]["job_id"]);
+    assert_eq!(
+        again.json()["data"]["deployments"][0]["job_id"],
+        first.json()["data"]["deployments"][0]["job_id"]
+    );
 
     // another body with the key: 409
     let mut other = body(&s);
@@ -230,10 +233,12 @@ async fn idempotency_keys_return_the_same_promotion_or_refuse_another_body() {
             .await
             .expect_error(400, "invalid_idempotency_key");
     }
-    assert!(create(&app, &s.tenant.admin_key, Some(&"k".repeat(200)), body(&s))
-        .await
-        .status
-        .is_success());
+    assert!(
+        create(&app, &s.tenant.admin_key, Some(&"k".repeat(200)), body(&s))
+            .await
+            .status
+            .is_success()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -296,23 +301,35 @@ async fn approval_needs_another_admin_and_a_waiting_promotion() {
         .await
         .expect_error(422, "validation_failed");
     let no = app
-        .post(&reject, &s.tenant.admin_key, json!({"reason": "not this week"}))
+        .post(
+            &reject,
+            &s.tenant.admin_key,
+            json!({"reason": "not this week"}),
+        )
         .await;
     assert_eq!(no.status, 200, "{}", no.text);
     let p = no.json()["data"].clone();
     assert_eq!(p["status"], "failed");
     assert_eq!(p["rejection_reason"], "not this week");
     assert_eq!(p["deployments"][0]["status"], "cancelled");
-    app.post(&format!("/api/v1/promotions/{id}/approve"), &s.tenant.admin_key, json!({}))
-        .await
-        .expect_error(409, "promotion_not_pending_approval");
+    app.post(
+        &format!("/api/v1/promotions/{id}/approve"),
+        &s.tenant.admin_key,
+        json!({}),
+    )
+    .await
+    .expect_error(409, "promotion_not_pending_approval");
 
     // approval of a scheduled promotion leaves it to the scheduler
     b["scheduled_for"] = json!(Utc::now() + Duration::hours(1));
     let r = create(&app, &creator, None, b).await;
     let id = id_of(&r.json()["data"]);
     let ok = app
-        .post(&format!("/api/v1/promotions/{id}/approve"), &s.tenant.admin_key, json!({}))
+        .post(
+            &format!("/api/v1/promotions/{id}/approve"),
+            &s.tenant.admin_key,
+            json!({}),
+        )
         .await;
     assert_eq!(ok.status, 200, "{}", ok.text);
     assert_eq!(ok.json()["data"]["deployments"][0]["status"], "scheduled");
@@ -331,12 +348,36 @@ async fn every_refusal_has_its_code_and_records_nothing() {
     };
     let unknown = Uuid::new_v4();
     let cases: Vec<(Value, u16, &str)> = vec![
-        (with(&|b| b["source_environment_id"] = json!(unknown)), 404, "environment_not_found"),
-        (with(&|b| b["target_environment_id"] = json!(unknown)), 404, "environment_not_found"),
-        (with(&|b| b["target_environment_id"] = json!(s.dev)), 422, "validation_failed"),
-        (with(&|b| b["pipeline_id"] = json!(unknown)), 404, "pipeline_not_found"),
-        (with(&|b| b["workflow_ids"] = json!([unknown])), 404, "canonical_workflow_not_found"),
-        (with(&|b| b["workflow_ids"] = json!([])), 422, "invalid_workflow_selection"),
+        (
+            with(&|b| b["source_environment_id"] = json!(unknown)),
+            404,
+            "environment_not_found",
+        ),
+        (
+            with(&|b| b["target_environment_id"] = json!(unknown)),
+            404,
+            "environment_not_found",
+        ),
+        (
+            with(&|b| b["target_environment_id"] = json!(s.dev)),
+            422,
+            "validation_failed",
+        ),
+        (
+            with(&|b| b["pipeline_id"] = json!(unknown)),
+            404,
+            "pipeline_not_found",
+        ),
+        (
+            with(&|b| b["workflow_ids"] = json!([unknown])),
+            404,
+            "canonical_workflow_not_found",
+        ),
+        (
+            with(&|b| b["workflow_ids"] = json!([])),
+            422,
+            "invalid_workflow_selection",
+        ),
         (
             with(&|b| b["workflow_ids"] = json!([s.workflows[0], s.workflows[0]])),
             422,
@@ -359,9 +400,17 @@ async fn every_refusal_has_its_code_and_records_nothing() {
             422,
             "invalid_scheduled_for",
         ),
-        (with(&|b| b["notes"] = json!("a\u{0}b")), 422, "validation_failed"),
+        (
+            with(&|b| b["notes"] = json!("a\u{0}b")),
+            422,
+            "validation_failed",
+        ),
         (with(&|b| b["extra"] = json!(1)), 422, "invalid_body"),
-        (with(&|b| b["workflow_ids"] = json!(["not-a-uuid"])), 422, "invalid_body"),
+        (
+            with(&|b| b["workflow_ids"] = json!(["not-a-uuid"])),
+            422,
+            "invalid_body",
+        ),
     ];
     for (b, status, code) in cases {
         let r = create(&app, &admin, None, b.clone()).await;
@@ -445,7 +494,11 @@ async fn lists_filter_and_other_tenants_see_nothing() {
     assert_eq!(data.as_array().unwrap().len(), 1);
     assert_eq!(id_of(&data[0]), waiting_id);
     assert!(data[0].get("deployments").is_none());
-    let r = list(format!("?target_environment_id={}&page_size=1&page=2", s.prod)).await;
+    let r = list(format!(
+        "?target_environment_id={}&page_size=1&page=2",
+        s.prod
+    ))
+    .await;
     assert_eq!(r.json()["pagination"]["total"], 2);
     assert_eq!(r.json()["data"].as_array().unwrap().len(), 1);
     // newest first: page 2 of size 1 is the first one created
@@ -471,9 +524,13 @@ async fn lists_filter_and_other_tenants_see_nothing() {
     app.get(&format!("/api/v1/promotions/{plain_id}"), other)
         .await
         .expect_error(404, "promotion_not_found");
-    app.post(&format!("/api/v1/promotions/{waiting_id}/approve"), other, json!({}))
-        .await
-        .expect_error(404, "promotion_not_found");
+    app.post(
+        &format!("/api/v1/promotions/{waiting_id}/approve"),
+        other,
+        json!({}),
+    )
+    .await
+    .expect_error(404, "promotion_not_found");
     app.post(
         &format!("/api/v1/promotions/{waiting_id}/reject"),
         other,

@@ -28,6 +28,37 @@ fn texts(statuses: &[DeploymentStatus]) -> Vec<&'static str> {
     statuses.iter().map(|s| s.as_str()).collect()
 }
 
+/// The idempotency key of a `POST /deployments` and the hash of its request.
+#[derive(Debug, Clone, Copy)]
+pub struct IdempotencyKey<'a> {
+    pub key: &'a str,
+    pub request_hash: &'a str,
+}
+
+/// Serializes the creations that use idempotency key `key` in the tenant until the end of the
+/// transaction (see [`crate::promotions::lock_idempotency_key`]).
+pub async fn lock_idempotency_key(
+    conn: &mut Conn,
+    tenant_id: Uuid,
+    key: &str,
+) -> Result<(), Error> {
+    crate::promotions::lock_key(conn, &format!("deployment-idempotency:{tenant_id}:{key}")).await
+}
+
+/// The deployment of the bound tenant created with idempotency key `key`, if any.
+pub async fn find_by_idempotency_key(
+    conn: &mut Conn,
+    key: &str,
+) -> Result<Option<DeploymentRow>, Error> {
+    deployments::table
+        .filter(deployments::idempotency_key.eq(key))
+        .select(DeploymentRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+        .map_err(Error::from)
+}
+
 /// Inserts a deployment of `promotion_id`: `scheduled` when `scheduled_for` is given,
 /// otherwise `pending`.
 pub async fn insert(
@@ -36,6 +67,7 @@ pub async fn insert(
     promotion_id: Uuid,
     scheduled_for: Option<DateTime<Utc>>,
     created_by: Option<Uuid>,
+    idempotency: Option<IdempotencyKey<'_>>,
 ) -> Result<DeploymentRow, Error> {
     let status = if scheduled_for.is_some() {
         DeploymentStatus::Scheduled
@@ -49,6 +81,8 @@ pub async fn insert(
             deployments::status.eq(status.as_str()),
             deployments::scheduled_for.eq(scheduled_for),
             deployments::created_by.eq(created_by),
+            deployments::idempotency_key.eq(idempotency.map(|i| i.key)),
+            deployments::idempotency_request_hash.eq(idempotency.map(|i| i.request_hash)),
         ))
         .returning(DeploymentRow::as_returning())
         .get_result(conn)
@@ -70,7 +104,10 @@ pub async fn set_job(conn: &mut Conn, id: Uuid, job_id: Uuid) -> Result<Deployme
 }
 
 /// Every deployment of promotion `promotion_id`, oldest first.
-pub async fn of_promotion(conn: &mut Conn, promotion_id: Uuid) -> Result<Vec<DeploymentRow>, Error> {
+pub async fn of_promotion(
+    conn: &mut Conn,
+    promotion_id: Uuid,
+) -> Result<Vec<DeploymentRow>, Error> {
     deployments::table
         .filter(deployments::promotion_id.eq(promotion_id))
         .filter(deployments::is_deleted.eq(false))
@@ -131,7 +168,10 @@ pub async fn list(
     };
     let total: i64 = query().count().get_result(conn).await?;
     let rows = query()
-        .select((DeploymentRow::as_select(), promotions::target_environment_id))
+        .select((
+            DeploymentRow::as_select(),
+            promotions::target_environment_id,
+        ))
         .order((deployments::created_at.desc(), deployments::id.desc()))
         .offset(offset)
         .limit(limit)
@@ -181,10 +221,9 @@ pub async fn request_cancel(conn: &mut Conn, id: Uuid) -> Result<Option<Deployme
             .filter(deployments::status.eq(DeploymentStatus::Running.as_str())),
     )
     .set((
-        deployments::cancel_requested_at
-            .eq(diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>>(
-                "coalesce(cancel_requested_at, now())",
-            )),
+        deployments::cancel_requested_at.eq(diesel::dsl::sql::<
+            diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+        >("coalesce(cancel_requested_at, now())")),
         deployments::updated_at.eq(now),
     ))
     .returning(DeploymentRow::as_returning())
@@ -220,7 +259,10 @@ pub async fn lock_due_scheduled(
         .limit(limit.clamp(1, 1000))
         .for_update()
         .skip_locked()
-        .select((DeploymentRow::as_select(), promotions::target_environment_id))
+        .select((
+            DeploymentRow::as_select(),
+            promotions::target_environment_id,
+        ))
         .load(conn)
         .await
         .map_err(Error::from)
@@ -319,13 +361,11 @@ fn scoped_events(
             .into_boxed(),
         EventScope::Deployment(id) => job_events::table
             .filter(
-                job_events::job_id
-                    .nullable()
-                    .eq_any(
-                        deployments::table
-                            .filter(deployments::id.eq(id))
-                            .select(deployments::job_id),
-                    ),
+                job_events::job_id.nullable().eq_any(
+                    deployments::table
+                        .filter(deployments::id.eq(id))
+                        .select(deployments::job_id),
+                ),
             )
             .into_boxed(),
     }

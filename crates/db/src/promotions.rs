@@ -87,6 +87,10 @@ pub struct DeploymentRow {
     pub cancel_requested_at: Option<DateTime<Utc>>,
     /// The `promotion_deployment` job that runs (or will run) it.
     pub job_id: Option<Uuid>,
+    /// The `Idempotency-Key` of the `POST /deployments` that created it.
+    pub idempotency_key: Option<String>,
+    /// SHA-256 (hex) of that request's canonical form.
+    pub idempotency_request_hash: Option<String>,
 }
 
 /// Promotion `id` of the bound tenant.
@@ -164,9 +168,18 @@ pub async fn insert_promotion(conn: &mut Conn, new: NewPromotion) -> Result<Prom
 /// Serializes the creations that use idempotency key `key` in the tenant until the end of the
 /// transaction, so that two concurrent requests with one key make one promotion: the second
 /// waits, then finds the first one's promotion.
-pub async fn lock_idempotency_key(conn: &mut Conn, tenant_id: Uuid, key: &str) -> Result<(), Error> {
+pub async fn lock_idempotency_key(
+    conn: &mut Conn,
+    tenant_id: Uuid,
+    key: &str,
+) -> Result<(), Error> {
+    lock_key(conn, &format!("promotion-idempotency:{tenant_id}:{key}")).await
+}
+
+/// A transaction-scoped advisory lock on `name`.
+pub(crate) async fn lock_key(conn: &mut Conn, name: &str) -> Result<(), Error> {
     diesel::sql_query("select pg_advisory_xact_lock(hashtextextended($1, 0))")
-        .bind::<diesel::sql_types::Text, _>(format!("promotion-idempotency:{tenant_id}:{key}"))
+        .bind::<diesel::sql_types::Text, _>(name)
         .execute(conn)
         .await?;
     Ok(())
@@ -326,7 +339,8 @@ pub struct DeploymentWorkflowRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// The per-workflow rows of deployment `id`, in the order they were recorded.
+/// The per-workflow rows of deployment `id`, in the order they were recorded (by name among
+/// rows recorded at the same moment).
 pub async fn deployment_workflows(
     conn: &mut Conn,
     deployment_id: Uuid,
@@ -334,7 +348,11 @@ pub async fn deployment_workflows(
     deployment_workflows::table
         .filter(deployment_workflows::deployment_id.eq(deployment_id))
         .select(DeploymentWorkflowRow::as_select())
-        .order((deployment_workflows::created_at.asc(), deployment_workflows::id))
+        .order((
+            deployment_workflows::created_at.asc(),
+            deployment_workflows::workflow_name.asc(),
+            deployment_workflows::id,
+        ))
         .load(conn)
         .await
         .map_err(Error::from)

@@ -153,6 +153,8 @@ diesel::table! {
         updated_at -> Timestamptz,
         cancel_requested_at -> Nullable<Timestamptz>,
         job_id -> Nullable<Uuid>,
+        idempotency_key -> Nullable<Text>,
+        idempotency_request_hash -> Nullable<Text>,
     }
 }
 

@@ -136,7 +136,10 @@ pub async fn list(
     let total: i64 = query().count().get_result(conn).await?;
     let rows = query()
         .select(RestoreRow::as_select())
-        .order((snapshot_restores::created_at.desc(), snapshot_restores::id.desc()))
+        .order((
+            snapshot_restores::created_at.desc(),
+            snapshot_restores::id.desc(),
+        ))
         .offset(offset)
         .limit(limit)
         .load(conn)

@@ -1,10 +1,11 @@
 //! Deployments: the lists and the detail (with what the execution recorded per workflow), a new
 //! deployment of a promotion that is cleared to run, and cancellation (docs/promotion.md).
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use wfops_db::promotions::{self, DeploymentRow, DeploymentWorkflowRow};
@@ -17,14 +18,18 @@ use crate::envelope::{Envelope, ErrorBody, Paginated};
 use crate::error::{ApiError, Code};
 use crate::extract::Body;
 use crate::routes::promotions::{
-    check_schedule, enqueue_deployment, promotion_not_found, user_of, DeploymentView,
+    check_schedule, enqueue_deployment, idempotency_key, promotion_not_found, user_of,
+    DeploymentView,
 };
 use crate::routes::query;
 use crate::routes::record;
 use crate::AppState;
 
 pub fn deployment_not_found(id: Uuid) -> ApiError {
-    ApiError::new(Code::DeploymentNotFound, format!("deployment {id} not found"))
+    ApiError::new(
+        Code::DeploymentNotFound,
+        format!("deployment {id} not found"),
+    )
 }
 
 /// A deployment in a list: the row and its promotion's target environment.
@@ -110,7 +115,9 @@ fn deployment_status(raw: Option<&str>) -> Result<Option<DeploymentStatus>, ApiE
         Some(v) => DeploymentStatus::parse(v).map(Some).map_err(|_| {
             ApiError::InvalidQueryParameter(format!(
                 "`status` must be one of {}, got `{}`",
-                DeploymentStatus::ALL.map(DeploymentStatus::as_str).join(", "),
+                DeploymentStatus::ALL
+                    .map(DeploymentStatus::as_str)
+                    .join(", "),
                 v.chars().take(64).collect::<String>()
             ))
         }),
@@ -160,10 +167,7 @@ pub async fn list(
 }
 
 /// Deployment `id` with its promotion and workflows, read in the caller's transaction.
-pub async fn detail(
-    conn: &mut wfops_db::Conn,
-    id: Uuid,
-) -> Result<DeploymentDetail, ApiError> {
+pub async fn detail(conn: &mut wfops_db::Conn, id: Uuid) -> Result<DeploymentDetail, ApiError> {
     let d = match promotions::get_deployment(conn, id).await {
         Ok(d) if !d.is_deleted => d,
         Ok(_) | Err(wfops_db::Error::NotFound) => return Err(deployment_not_found(id)),
@@ -215,38 +219,74 @@ pub struct CreateDeploymentRequest {
     pub scheduled_for: Option<DateTime<Utc>>,
 }
 
+/// The canonical hash of a `POST /deployments` request (see `promotions::request_hash`).
+fn request_hash(req: &CreateDeploymentRequest) -> String {
+    let canonical = json!([
+        "deployment",
+        req.promotion_id,
+        req.scheduled_for.map(|t| t.timestamp_micros()),
+    ]);
+    hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+}
+
 #[utoipa::path(
     post, path = "/api/v1/deployments", tag = "promotions", security(("bearer" = [])),
     request_body = CreateDeploymentRequest,
+    params(
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 200, pattern = r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$", description = "A retry with the same key and body returns the same deployment")
+    ),
     responses(
+        (status = 200, description = "The deployment an earlier request with this Idempotency-Key created", body = Envelope<DeploymentView>),
         (status = 201, description = "Deployment created: queued, or scheduled", body = Envelope<DeploymentView>),
+        (status = 400, description = "Malformed JSON or Idempotency-Key", body = ErrorBody),
         (status = 403, description = "Requires admin", body = ErrorBody),
         (status = 404, description = "No such promotion in this tenant", body = ErrorBody),
-        (status = 409, description = "The promotion is not cleared to run, or already has a live deployment", body = ErrorBody)
+        (status = 409, description = "Idempotency-Key reused with another body, the promotion is not cleared to run, or it already has a live deployment", body = ErrorBody)
     )
 )]
 pub async fn create(
     state: web::Data<AppState>,
     auth: Auth,
     meta: RequestMeta,
+    req: HttpRequest,
     body: Body<CreateDeploymentRequest>,
 ) -> Result<HttpResponse, ApiError> {
     auth.require(Role::Admin)?;
+    let key = idempotency_key(&req)?;
     let body = body.0;
-    check_schedule(body.scheduled_for, Utc::now())?;
+    let hash = request_hash(&body);
     let tenant_id = auth.caller.tenant_id;
     let (auth_ref, meta_ref) = (&auth, &meta);
-    let created = state
+    let (created, replayed) = state
         .db
         .tenant_tx(tenant_id, |conn| {
             async move {
+                if let Some(key) = key.as_deref() {
+                    deployments::lock_idempotency_key(conn, tenant_id, key).await?;
+                    if let Some(existing) = deployments::find_by_idempotency_key(conn, key).await? {
+                        if existing.idempotency_request_hash.as_deref() != Some(hash.as_str()) {
+                            return Err(ApiError::Coded {
+                                code: Code::IdempotencyKeyReused,
+                                message: "this Idempotency-Key was used for another deployment \
+                                          request; use a new key for a different request"
+                                    .into(),
+                                details: Some(json!({ "deployment_id": existing.id })),
+                            });
+                        }
+                        return Ok((existing, true));
+                    }
+                }
+                check_schedule(body.scheduled_for, Utc::now())?;
                 let id = body.promotion_id;
                 let p = match promotions::get_promotion_for_update(conn, id).await {
                     Ok(p) => p,
                     Err(wfops_db::Error::NotFound) => return Err(promotion_not_found(id)),
                     Err(e) => return Err(e.into()),
                 };
-                if !matches!(p.status, PromotionStatus::Pending | PromotionStatus::Approved) {
+                if !matches!(
+                    p.status,
+                    PromotionStatus::Pending | PromotionStatus::Approved
+                ) {
                     return Err(ApiError::Coded {
                         code: Code::PromotionNotDeployable,
                         message: format!(
@@ -274,6 +314,10 @@ pub async fn create(
                     id,
                     body.scheduled_for,
                     user_of(&auth_ref.caller.actor),
+                    key.as_deref().map(|key| deployments::IdempotencyKey {
+                        key,
+                        request_hash: &hash,
+                    }),
                 )
                 .await?;
                 if d.status == DeploymentStatus::Pending {
@@ -294,11 +338,17 @@ pub async fn create(
                     }),
                 )
                 .await?;
-                Ok::<_, ApiError>(d)
+                Ok::<_, ApiError>((d, false))
             }
             .scope_boxed()
         })
         .await?;
+    if replayed {
+        return Ok(HttpResponse::Ok().json(Envelope::with_message(
+            DeploymentView::from(created),
+            "an earlier request with this Idempotency-Key created this deployment",
+        )));
+    }
     let message = if created.status == DeploymentStatus::Scheduled {
         "deployment scheduled"
     } else {
@@ -342,7 +392,10 @@ pub async fn cancel(
                     Err(e) => return Err(e.into()),
                 };
                 let changed = || {
-                    ApiError::new(Code::ConcurrentChange, "the deployment changed meanwhile; retry")
+                    ApiError::new(
+                        Code::ConcurrentChange,
+                        "the deployment changed meanwhile; retry",
+                    )
                 };
                 let (row, requested): (DeploymentRow, bool) = match d.status {
                     DeploymentStatus::Pending | DeploymentStatus::Scheduled => {

@@ -206,7 +206,9 @@ pub fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
             format!("the Idempotency-Key header {why}"),
         )
     };
-    let value = raw.to_str().map_err(|_| bad("must be visible ASCII text"))?;
+    let value = raw
+        .to_str()
+        .map_err(|_| bad("must be visible ASCII text"))?;
     if value.is_empty() {
         return Err(bad("must not be empty"));
     }
@@ -239,12 +241,18 @@ pub fn request_hash(req: &CreatePromotionRequest) -> String {
 /// `workflow_ids`: 1..=500 ids, none twice.
 fn check_selection(ids: &[Uuid]) -> Result<(), ApiError> {
     if ids.is_empty() {
-        return Err(ApiError::field("workflow_ids", "must name at least one workflow"));
+        return Err(ApiError::field(
+            "workflow_ids",
+            "must name at least one workflow",
+        ));
     }
     if ids.len() > MAX_WORKFLOWS {
         return Err(ApiError::field(
             "workflow_ids",
-            format!("must name at most {MAX_WORKFLOWS} workflows, got {}", ids.len()),
+            format!(
+                "must name at most {MAX_WORKFLOWS} workflows, got {}",
+                ids.len()
+            ),
         ));
     }
     let mut seen = std::collections::HashSet::new();
@@ -310,7 +318,7 @@ enum Created {
     post, path = "/api/v1/promotions", tag = "promotions", security(("bearer" = [])),
     request_body = CreatePromotionRequest,
     params(
-        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 200, pattern = r"^[^\x00-\x1f\x7f]+$", description = "A retry with the same key and body returns the same promotion")
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 200, pattern = r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$", description = "A retry with the same key and body returns the same promotion")
     ),
     responses(
         (status = 200, description = "The promotion an earlier request with this Idempotency-Key created", body = Envelope<PromotionView>),
@@ -375,7 +383,8 @@ pub async fn create(
                 if let Some(pipeline_id) = body_ref.pipeline_id {
                     check_pipeline(conn, pipeline_id, body_ref).await?;
                 }
-                let found = promotions::existing_canonical_ids(conn, &body_ref.workflow_ids).await?;
+                let found =
+                    promotions::existing_canonical_ids(conn, &body_ref.workflow_ids).await?;
                 let missing: Vec<Uuid> = body_ref
                     .workflow_ids
                     .iter()
@@ -448,6 +457,7 @@ pub async fn create(
                     promotion.id,
                     body_ref.scheduled_for,
                     user_of(&auth_ref.caller.actor),
+                    None,
                 )
                 .await?;
                 if !verdict.requires_approval && deployment.status == DeploymentStatus::Pending {
@@ -692,7 +702,11 @@ fn check_decider(p: &PromotionRow, auth: &Auth) -> Result<(), ApiError> {
             details: Some(json!({ "status": p.status.as_str() })),
         });
     }
-    if is_requester(p.created_by_actor.as_deref(), p.created_by, &auth.caller.actor) {
+    if is_requester(
+        p.created_by_actor.as_deref(),
+        p.created_by,
+        &auth.caller.actor,
+    ) {
         return Err(ApiError::new(
             Code::SelfApprovalForbidden,
             "the admin who created a promotion can not decide on it; another admin must",
@@ -703,7 +717,11 @@ fn check_decider(p: &PromotionRow, auth: &Auth) -> Result<(), ApiError> {
 
 /// Whether `actor` is who made a request recorded as `requested_by` (`user:<id>` or
 /// `api_key:<id>`) and, for users, `requested_user`.
-pub fn is_requester(requested_by: Option<&str>, requested_user: Option<Uuid>, actor: &Actor) -> bool {
+pub fn is_requester(
+    requested_by: Option<&str>,
+    requested_user: Option<Uuid>,
+    actor: &Actor,
+) -> bool {
     requested_by == Some(actor.to_string().as_str())
         || (requested_user.is_some() && requested_user == user_of(actor))
 }
@@ -747,7 +765,10 @@ async fn decide(
                 )
                 .await?
                 .ok_or_else(|| {
-                    ApiError::new(Code::ConcurrentChange, "the promotion changed meanwhile; retry")
+                    ApiError::new(
+                        Code::ConcurrentChange,
+                        "the promotion changed meanwhile; retry",
+                    )
                 })?;
                 let mut touched = None;
                 if let Some(live) = deployments::live_of_promotion(conn, id).await? {
@@ -805,7 +826,12 @@ async fn after_decision(
     now: DateTime<Utc>,
 ) -> Result<DeploymentRow, ApiError> {
     let changed = |d: Option<DeploymentRow>| {
-        d.ok_or_else(|| ApiError::new(Code::ConcurrentChange, "the deployment changed meanwhile; retry"))
+        d.ok_or_else(|| {
+            ApiError::new(
+                Code::ConcurrentChange,
+                "the deployment changed meanwhile; retry",
+            )
+        })
     };
     if !approved {
         if live.status == DeploymentStatus::Running {
@@ -830,13 +856,9 @@ async fn after_decision(
         return Ok(cancelled);
     }
     match live.status {
-        DeploymentStatus::Pending if live.job_id.is_none() => Ok(enqueue_deployment(
-            conn,
-            tenant_id,
-            &live,
-            promotion.target_environment_id,
-        )
-        .await?),
+        DeploymentStatus::Pending if live.job_id.is_none() => {
+            Ok(enqueue_deployment(conn, tenant_id, &live, promotion.target_environment_id).await?)
+        }
         DeploymentStatus::Scheduled if live.scheduled_for.is_some_and(|at| at <= now) => {
             let pending = changed(
                 deployments::transition(
@@ -848,7 +870,10 @@ async fn after_decision(
                 )
                 .await?,
             )?;
-            Ok(enqueue_deployment(conn, tenant_id, &pending, promotion.target_environment_id).await?)
+            Ok(
+                enqueue_deployment(conn, tenant_id, &pending, promotion.target_environment_id)
+                    .await?,
+            )
         }
         _ => Ok(live),
     }

@@ -38,9 +38,9 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+use wfops_db::deployments::{self, EventScope};
 use wfops_db::jobs::{self, JobEvent, JobFilter, JobStatus};
 use wfops_db::notify::{self, JobEventNote};
-use wfops_db::deployments::{self, EventScope};
 use wfops_db::{Db, ScopedFutureExt};
 use wfops_tenancy::Role;
 
@@ -388,7 +388,14 @@ async fn open(
         }
     };
 
-    respond(state, tenant_id, Scope::Jobs(job_id), wakes, cursor, snapshot)
+    respond(
+        state,
+        tenant_id,
+        Scope::Jobs(job_id),
+        wakes,
+        cursor,
+        snapshot,
+    )
 }
 
 /// The deployment events of the caller's tenant (progress of every deployment job and the
@@ -441,7 +448,13 @@ pub async fn deployment_stream(
 ) -> Result<HttpResponse, ApiError> {
     auth.require(Role::Viewer)?;
     let after = last_event_id(&req, &q)?;
-    open_deployments(&state, auth.caller.tenant_id, Some(path.into_inner()), after).await
+    open_deployments(
+        &state,
+        auth.caller.tenant_id,
+        Some(path.into_inner()),
+        after,
+    )
+    .await
 }
 
 async fn open_deployments(
@@ -487,7 +500,9 @@ async fn open_deployments(
                 }
                 Ok((
                     latest,
-                    Some(serde_json::to_value(serde_json::json!({ "deployments": live }))),
+                    Some(serde_json::to_value(
+                        serde_json::json!({ "deployments": live }),
+                    )),
                 ))
             }
             .scope_boxed()

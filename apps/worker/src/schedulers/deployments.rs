@@ -48,7 +48,10 @@ impl DeploymentScheduler {
     }
 
     /// One pass over every tenant ([`for_each_tenant`]).
-    pub async fn run_once(&self, ctx: &SchedulerContext) -> Result<DeploymentSchedulerReport, Error> {
+    pub async fn run_once(
+        &self,
+        ctx: &SchedulerContext,
+    ) -> Result<DeploymentSchedulerReport, Error> {
         let sweep = for_each_tenant(ctx, Self::NAME, self).await?;
         let tenants = sweep.tenants;
         let mut report = sweep.into_result(Self::NAME)?;
@@ -105,9 +108,8 @@ mod tests {
 
     #[test]
     fn reads_its_interval() {
-        let s = DeploymentScheduler::from_config(
-            &wfops_config::Config::from_lookup(|_| None).unwrap(),
-        );
+        let s =
+            DeploymentScheduler::from_config(&wfops_config::Config::from_lookup(|_| None).unwrap());
         assert_eq!(s.interval(), Duration::from_secs(10));
         assert!(s.enabled());
         let s = DeploymentScheduler::from_config(

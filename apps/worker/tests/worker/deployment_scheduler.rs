@@ -79,11 +79,19 @@ async fn due_deployments_are_queued_exactly_once_by_racing_schedulers() {
 
     // every due deployment of a promotion that may run is pending with one job of its own
     assert_eq!(
-        count(&f, "select count(*) from deployments where status = 'pending' and job_id is not null").await,
+        count(
+            &f,
+            "select count(*) from deployments where status = 'pending' and job_id is not null"
+        )
+        .await,
         52
     );
     assert_eq!(
-        count(&f, "select count(*) from background_jobs where job_type = 'promotion_deployment'").await,
+        count(
+            &f,
+            "select count(*) from background_jobs where job_type = 'promotion_deployment'"
+        )
+        .await,
         52
     );
     assert_eq!(
@@ -118,7 +126,11 @@ async fn due_deployments_are_queued_exactly_once_by_racing_schedulers() {
     );
     // future ones, and those of a promotion waiting for approval or failed, stay scheduled
     assert_eq!(
-        count(&f, "select count(*) from deployments where status = 'scheduled'").await,
+        count(
+            &f,
+            "select count(*) from deployments where status = 'scheduled'"
+        )
+        .await,
         7
     );
     // a status event for each, on the deployment's job
@@ -151,9 +163,10 @@ async fn the_stale_cleanup_fails_the_promotion_of_a_stale_deployment() {
         ))
         .await
         .unwrap();
-    let failed = wfops_worker::cleanup_stale_deployments(&f.db, std::time::Duration::from_secs(3600))
-        .await
-        .unwrap();
+    let failed =
+        wfops_worker::cleanup_stale_deployments(&f.db, std::time::Duration::from_secs(3600))
+            .await
+            .unwrap();
     assert_eq!(failed.len(), 2);
     let rows = f
         .admin_query(&format!(
