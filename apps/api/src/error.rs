@@ -58,6 +58,7 @@ error_codes! {
     InsufficientRole = "insufficient_role", FORBIDDEN, "AuthorizationError";
     PlatformAdminRequired = "platform_admin_required", FORBIDDEN, "AuthorizationError";
     SessionRequired = "session_required", FORBIDDEN, "AuthorizationError";
+    SelfApprovalForbidden = "self_approval_forbidden", FORBIDDEN, "AuthorizationError";
     // the request itself
     RouteNotFound = "route_not_found", NOT_FOUND, "NotFoundError";
     MethodNotAllowed = "method_not_allowed", METHOD_NOT_ALLOWED, "InvalidRequestError";
@@ -68,6 +69,7 @@ error_codes! {
     PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE, "InvalidRequestError";
     UnsupportedMediaType = "unsupported_media_type", UNSUPPORTED_MEDIA_TYPE, "InvalidRequestError";
     RateLimited = "rate_limited", TOO_MANY_REQUESTS, "RateLimitError";
+    InvalidIdempotencyKey = "invalid_idempotency_key", BAD_REQUEST, "InvalidRequestError";
     // resources that do not exist (or belong to another tenant)
     EnvironmentNotFound = "environment_not_found", NOT_FOUND, "NotFoundError";
     CanonicalWorkflowNotFound = "canonical_workflow_not_found", NOT_FOUND, "NotFoundError";
@@ -75,6 +77,10 @@ error_codes! {
     JobNotFound = "job_not_found", NOT_FOUND, "NotFoundError";
     ApiKeyNotFound = "api_key_not_found", NOT_FOUND, "NotFoundError";
     ResourceNotFound = "resource_not_found", NOT_FOUND, "NotFoundError";
+    PromotionNotFound = "promotion_not_found", NOT_FOUND, "NotFoundError";
+    DeploymentNotFound = "deployment_not_found", NOT_FOUND, "NotFoundError";
+    SnapshotNotFound = "snapshot_not_found", NOT_FOUND, "NotFoundError";
+    SnapshotRestoreNotFound = "snapshot_restore_not_found", NOT_FOUND, "NotFoundError";
     // invalid values
     ValidationFailed = "validation_failed", UNPROCESSABLE_ENTITY, "ValidationError";
     InvalidName = "invalid_name", UNPROCESSABLE_ENTITY, "ValidationError";
@@ -93,6 +99,7 @@ error_codes! {
     EmptyUpdate = "empty_update", UNPROCESSABLE_ENTITY, "ValidationError";
     ReferencedResourceMissing = "referenced_resource_missing", UNPROCESSABLE_ENTITY, "ValidationError";
     ValueNotAllowed = "value_not_allowed", UNPROCESSABLE_ENTITY, "ValidationError";
+    InvalidScheduledFor = "invalid_scheduled_for", UNPROCESSABLE_ENTITY, "ValidationError";
     // the state of what the request is about
     EnvironmentMissingN8nApiKey = "environment_missing_n8n_api_key", CONFLICT, "StateError";
     GitNotConfigured = "git_not_configured", CONFLICT, "StateError";
@@ -102,6 +109,13 @@ error_codes! {
     CanonicalWorkflowDeleted = "canonical_workflow_deleted", CONFLICT, "StateError";
     CanonicalRuleViolated = "canonical_rule_violated", CONFLICT, "StateError";
     VersionsNotComparable = "versions_not_comparable", CONFLICT, "StateError";
+    EnvironmentArchived = "environment_archived", CONFLICT, "StateError";
+    PromotionBlocked = "promotion_blocked", UNPROCESSABLE_ENTITY, "StateError";
+    PromotionNotPendingApproval = "promotion_not_pending_approval", CONFLICT, "StateError";
+    PromotionNotDeployable = "promotion_not_deployable", CONFLICT, "StateError";
+    DeploymentAlreadyActive = "deployment_already_active", CONFLICT, "StateError";
+    DeploymentFinished = "deployment_finished", CONFLICT, "StateError";
+    RestoreNotPendingApproval = "restore_not_pending_approval", CONFLICT, "StateError";
     // conflicts with existing records
     EnvironmentNameTaken = "environment_name_taken", CONFLICT, "ConflictError";
     TenantSlugTaken = "tenant_slug_taken", CONFLICT, "ConflictError";
@@ -113,6 +127,7 @@ error_codes! {
     ConcurrentChange = "concurrent_change", CONFLICT, "ConflictError";
     EnvironmentInUse = "environment_in_use", CONFLICT, "ConflictError";
     PipelineNameTaken = "pipeline_name_taken", CONFLICT, "ConflictError";
+    IdempotencyKeyReused = "idempotency_key_reused", CONFLICT, "ConflictError";
     ResourceConflict = "resource_conflict", CONFLICT, "ConflictError";
     // promotion configuration and pre-flight
     PipelineNotFound = "pipeline_not_found", NOT_FOUND, "NotFoundError";
@@ -211,6 +226,8 @@ fn field_code(field: &str) -> Code {
         "password" => Code::WeakPassword,
         "role" => Code::InvalidRole,
         "expires_at" => Code::InvalidExpiry,
+        "workflow_ids" => Code::InvalidWorkflowSelection,
+        "scheduled_for" => Code::InvalidScheduledFor,
         "n8n_workflow_id" => Code::InvalidN8nWorkflowId,
         _ => Code::ValidationFailed,
     }

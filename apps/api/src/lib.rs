@@ -194,6 +194,66 @@ pub fn route_table() -> Vec<(&'static str, Vec<(Method, MakeRoute)>)> {
             "/api/v1/workflows/{canonical_id}/diff",
             vec![route!(GET, workflows::diff)],
         ),
+        (
+            "/api/v1/promotions",
+            vec![
+                route!(GET, promotions::list),
+                route!(POST, promotions::create),
+            ],
+        ),
+        (
+            "/api/v1/promotions/{id}",
+            vec![route!(GET, promotions::get)],
+        ),
+        (
+            "/api/v1/promotions/{id}/approve",
+            vec![route!(POST, promotions::approve)],
+        ),
+        (
+            "/api/v1/promotions/{id}/reject",
+            vec![route!(POST, promotions::reject)],
+        ),
+        (
+            "/api/v1/deployments",
+            vec![
+                route!(GET, deployments::list),
+                route!(POST, deployments::create),
+            ],
+        ),
+        (
+            "/api/v1/deployments/{id}",
+            vec![route!(GET, deployments::get)],
+        ),
+        (
+            "/api/v1/deployments/{id}/cancel",
+            vec![route!(POST, deployments::cancel)],
+        ),
+        ("/api/v1/snapshots", vec![route!(GET, snapshots::list)]),
+        ("/api/v1/snapshots/{id}", vec![route!(GET, snapshots::get)]),
+        (
+            "/api/v1/snapshots/{id}/restore",
+            vec![route!(POST, snapshots::restore)],
+        ),
+        (
+            "/api/v1/snapshot-restores/{id}",
+            vec![route!(GET, snapshots::get_restore)],
+        ),
+        (
+            "/api/v1/snapshot-restores/{id}/approve",
+            vec![route!(POST, snapshots::approve_restore)],
+        ),
+        (
+            "/api/v1/snapshot-restores/{id}/reject",
+            vec![route!(POST, snapshots::reject_restore)],
+        ),
+        (
+            "/api/v1/sse/deployments",
+            vec![route!(GET, sse::deployments_stream)],
+        ),
+        (
+            "/api/v1/sse/deployments/{deployment_id}",
+            vec![route!(GET, sse::deployment_stream)],
+        ),
         ("/api/v1/jobs", vec![route!(GET, jobs::list)]),
         ("/api/v1/jobs/{id}", vec![route!(GET, jobs::get)]),
         (

@@ -64,6 +64,23 @@ use crate::routes;
         routes::jobs::get,
         routes::sse::background_jobs,
         routes::sse::background_job,
+        routes::promotions::create,
+        routes::promotions::list,
+        routes::promotions::get,
+        routes::promotions::approve,
+        routes::promotions::reject,
+        routes::deployments::list,
+        routes::deployments::get,
+        routes::deployments::create,
+        routes::deployments::cancel,
+        routes::snapshots::list,
+        routes::snapshots::get,
+        routes::snapshots::restore,
+        routes::snapshots::get_restore,
+        routes::snapshots::approve_restore,
+        routes::snapshots::reject_restore,
+        routes::sse::deployments_stream,
+        routes::sse::deployment_stream,
     ),
     components(schemas(
         routes::query::MappingStatusParam,
@@ -87,6 +104,8 @@ use crate::routes;
         routes::preflight::ComparisonView,
         routes::preflight::RiskView,
         routes::preflight::RiskReasonView,
+        routes::promotions::PromotionStatusParam,
+        routes::deployments::DeploymentStatusParam,
     )),
     modifiers(&BearerAuth, &CommonResponses, &NonEmptyUpdates),
     tags(
@@ -99,7 +118,7 @@ use crate::routes;
         (name = "workflows", description = "Workflows per environment, the cross-environment matrix, versions and diffs"),
         (name = "jobs", description = "Background jobs and their Server-Sent Events"),
         (name = "pipelines", description = "Promotion pipelines: stages and their gates"),
-        (name = "promotions", description = "Promotion pre-flight: gates, comparison, drift check, credential mappings"),
+        (name = "promotions", description = "Promotions: pre-flight gates, comparison, drift check, credential mappings, approvals, deployments, snapshots and their restores"),
     )
 )]
 pub struct ApiDoc;

@@ -18,6 +18,7 @@ pub mod pipelines;
 pub mod preflight; // the reads of a promotion's pre-flight
 pub mod promotion_run; // what executing a promotion writes
 pub mod promotions;
+pub mod snapshot_restores;
 pub mod snapshots;
 pub mod tenants;
 pub mod users;

@@ -146,3 +146,23 @@ pub async fn environment_states(
         .map(|(id, deleted)| (id, deleted.is_some()))
         .collect())
 }
+
+/// Whether a stage of any active pipeline of the bound tenant promotes into `environment_id`
+/// and requires an approval: then changing that environment through a restore needs one too.
+pub async fn approval_required_into(conn: &mut Conn, environment_id: Uuid) -> Result<bool, Error> {
+    let rows: Vec<PipelineRow> = pipelines::table
+        .filter(pipelines::is_active.eq(true))
+        .select(PipelineRow::as_select())
+        .load(conn)
+        .await?;
+    for row in &rows {
+        if row
+            .stages()?
+            .iter()
+            .any(|s| s.target_environment_id == environment_id && s.require_approval)
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}

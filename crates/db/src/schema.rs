@@ -159,6 +159,9 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         cancel_requested_at -> Nullable<Timestamptz>,
+        job_id -> Nullable<Uuid>,
+        idempotency_key -> Nullable<Text>,
+        idempotency_request_hash -> Nullable<Text>,
     }
 }
 
@@ -373,6 +376,12 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         completed_at -> Nullable<Timestamptz>,
+        idempotency_request_hash -> Nullable<Text>,
+        created_by_actor -> Nullable<Text>,
+        approved_by_actor -> Nullable<Text>,
+        approved_at -> Nullable<Timestamptz>,
+        rejection_reason -> Nullable<Text>,
+        notes -> Nullable<Text>,
     }
 }
 
@@ -412,6 +421,23 @@ diesel::table! {
         last_success_at -> Nullable<Timestamptz>,
         last_error -> Nullable<Text>,
         run_count -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    snapshot_restores (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        snapshot_id -> Uuid,
+        environment_id -> Uuid,
+        status -> Text,
+        requested_by_actor -> Text,
+        decided_by_actor -> Nullable<Text>,
+        decided_at -> Nullable<Timestamptz>,
+        rejection_reason -> Nullable<Text>,
+        job_id -> Nullable<Uuid>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
     }
@@ -530,6 +556,7 @@ diesel::joinable!(pipelines -> tenants (tenant_id));
 diesel::joinable!(promotions -> tenants (tenant_id));
 diesel::joinable!(revoked_tokens -> tenants (tenant_id));
 diesel::joinable!(scheduler_tenant_runs -> tenants (tenant_id));
+diesel::joinable!(snapshot_restores -> tenants (tenant_id));
 diesel::joinable!(snapshots -> tenants (tenant_id));
 diesel::joinable!(users -> tenants (tenant_id));
 diesel::joinable!(workflow_diff_state -> tenants (tenant_id));
@@ -561,6 +588,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     revoked_tokens,
     scheduler_state,
     scheduler_tenant_runs,
+    snapshot_restores,
     snapshots,
     tenants,
     users,

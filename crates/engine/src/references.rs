@@ -113,7 +113,8 @@ pub async fn converge(conn: &mut Conn, tenant_id: Uuid) -> Result<ConvergeReport
     let mut touched_envs = HashSet::new();
     for d in &env_docs {
         // a document that no longer hashes keeps its stored state; the next sync records why
-        let Ok(hash) = hasher.hash_value_resolving(&d.workflow_data, &resolver.for_env(d.environment_id))
+        let Ok(hash) =
+            hasher.hash_value_resolving(&d.workflow_data, &resolver.for_env(d.environment_id))
         else {
             continue;
         };

@@ -38,6 +38,7 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+use wfops_db::deployments::{self, EventScope};
 use wfops_db::jobs::{self, JobEvent, JobFilter, JobStatus};
 use wfops_db::notify::{self, JobEventNote};
 use wfops_db::{Db, ScopedFutureExt};
@@ -387,6 +388,145 @@ async fn open(
         }
     };
 
+    respond(
+        state,
+        tenant_id,
+        Scope::Jobs(job_id),
+        wakes,
+        cursor,
+        snapshot,
+    )
+}
+
+/// The deployment events of the caller's tenant (progress of every deployment job and the
+/// deployments' status changes), from `Last-Event-ID` on or from a snapshot of the live
+/// deployments.
+#[utoipa::path(
+    get, path = "/api/v1/sse/deployments", tag = "promotions", security(("bearer" = [])),
+    params(
+        SseQuery,
+        ("Last-Event-ID" = Option<i64>, Header, nullable = false, minimum = 0, description = "Resume after this event id")
+    ),
+    responses(
+        (status = 200, description = "A text/event-stream; the `data:` of each event is a JobEventData of a deployment job (`deployment_status` events carry the deployment's new status), or for the first `snapshot` event `{deployments: [...]}` with the pending, scheduled and running deployments", content_type = "text/event-stream", body = SseEvent),
+        (status = 400, description = "Last-Event-ID is not an event id", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody)
+    )
+)]
+pub async fn deployments_stream(
+    state: web::Data<AppState>,
+    auth: Auth,
+    req: HttpRequest,
+    q: web::Query<SseQuery>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require(Role::Viewer)?;
+    let after = last_event_id(&req, &q)?;
+    open_deployments(&state, auth.caller.tenant_id, None, after).await
+}
+
+/// The events of one deployment, from `Last-Event-ID` on or from a snapshot of the deployment.
+#[utoipa::path(
+    get, path = "/api/v1/sse/deployments/{deployment_id}", tag = "promotions", security(("bearer" = [])),
+    params(
+        ("deployment_id" = Uuid, Path, description = "Deployment id"),
+        SseQuery,
+        ("Last-Event-ID" = Option<i64>, Header, nullable = false, minimum = 0, description = "Resume after this event id")
+    ),
+    responses(
+        (status = 200, description = "A text/event-stream of this deployment's job events and status changes; the first `snapshot` event holds the deployment", content_type = "text/event-stream", body = SseEvent),
+        (status = 400, description = "`deployment_id` is not a UUID or Last-Event-ID is not an event id", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 404, description = "No such deployment in this tenant", body = ErrorBody)
+    )
+)]
+pub async fn deployment_stream(
+    state: web::Data<AppState>,
+    auth: Auth,
+    req: HttpRequest,
+    path: web::Path<Uuid>,
+    q: web::Query<SseQuery>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require(Role::Viewer)?;
+    let after = last_event_id(&req, &q)?;
+    open_deployments(
+        &state,
+        auth.caller.tenant_id,
+        Some(path.into_inner()),
+        after,
+    )
+    .await
+}
+
+async fn open_deployments(
+    state: &AppState,
+    tenant_id: Uuid,
+    deployment_id: Option<Uuid>,
+    after: Option<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let wakes = state.sse.subscribe();
+    let scope = match deployment_id {
+        Some(id) => EventScope::Deployment(id),
+        None => EventScope::AllDeployments,
+    };
+    let (cursor, snapshot) = state
+        .db
+        .tenant_tx(tenant_id, |conn| {
+            async move {
+                // a missing deployment is a 404 even when resuming
+                let one = match deployment_id {
+                    Some(id) => Some(crate::routes::deployments::detail(conn, id).await?),
+                    None => None,
+                };
+                if let Some(after) = after {
+                    return Ok::<_, ApiError>((after, None));
+                }
+                let latest = deployments::latest_event_id(conn, scope).await?;
+                if let Some(one) = one {
+                    return Ok((latest, Some(serde_json::to_value(one))));
+                }
+                let mut live = Vec::new();
+                for status in deployments::LIVE {
+                    let filter = deployments::DeploymentFilter {
+                        status: Some(status),
+                        ..Default::default()
+                    };
+                    let (rows, _) = deployments::list(conn, &filter, 0, SNAPSHOT_JOBS).await?;
+                    live.extend(rows.into_iter().map(|(d, target)| {
+                        crate::routes::deployments::DeploymentListItem {
+                            deployment: d.into(),
+                            target_environment_id: target,
+                        }
+                    }));
+                }
+                Ok((
+                    latest,
+                    Some(serde_json::to_value(
+                        serde_json::json!({ "deployments": live }),
+                    )),
+                ))
+            }
+            .scope_boxed()
+        })
+        .await?;
+    respond(
+        state,
+        tenant_id,
+        Scope::Deployments(scope),
+        wakes,
+        cursor,
+        snapshot,
+    )
+}
+
+/// Starts the stream of `scope` after event `cursor`, with `snapshot` (if any) first.
+fn respond(
+    state: &AppState,
+    tenant_id: Uuid,
+    scope: Scope,
+    wakes: broadcast::Receiver<Wake>,
+    cursor: i64,
+    snapshot: Option<Result<Value, serde_json::Error>>,
+) -> Result<HttpResponse, ApiError> {
     let mut pending = VecDeque::new();
     pending.push_back(Bytes::from_static(b"retry: 3000\n\n"));
     if let Some(snapshot) = snapshot {
@@ -398,7 +538,7 @@ async fn open(
     let stream = Stream {
         db: state.db.clone(),
         tenant_id,
-        job_id,
+        scope,
         cursor,
         sent: HashMap::new(),
         late: Vec::new(),
@@ -432,10 +572,30 @@ fn frame(id: Option<i64>, event: &str, data: &Value) -> Bytes {
     Bytes::from(out)
 }
 
+/// Which events a stream follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// Every job of the tenant, or one job.
+    Jobs(Option<Uuid>),
+    /// The deployment jobs of the tenant, or one deployment's job (which it may get later,
+    /// when its approval or its time comes).
+    Deployments(EventScope),
+}
+
+impl Scope {
+    /// The job a wake-up must name to concern the stream (`None`: any of the tenant's).
+    fn wake_job(self) -> Option<Uuid> {
+        match self {
+            Scope::Jobs(job) => job,
+            Scope::Deployments(_) => None,
+        }
+    }
+}
+
 struct Stream {
     db: Db,
     tenant_id: Uuid,
-    job_id: Option<Uuid>,
+    scope: Scope,
     /// The highest event id sent (or resumed from).
     cursor: i64,
     /// Ids sent recently, so that a late commit is recognised and nothing is sent twice.
@@ -502,7 +662,7 @@ impl Stream {
     }
 
     fn note(&mut self, wake: Wake) {
-        if !wake.concerns(self.tenant_id, self.job_id) {
+        if !wake.concerns(self.tenant_id, self.scope.wake_job()) {
             return;
         }
         match wake {
@@ -522,13 +682,21 @@ impl Stream {
         self.sent
             .retain(|_, at| now.duration_since(*at) < SENT_MEMORY);
         let late = std::mem::take(&mut self.late);
-        let (cursor, job_id) = (self.cursor, self.job_id);
+        let (cursor, scope) = (self.cursor, self.scope);
         let (late, fresh) = self
             .db
             .tenant_tx(self.tenant_id, |conn| {
                 async move {
-                    let late = notify::events_by_ids(conn, &late, job_id).await?;
-                    let fresh = jobs::events_after(conn, cursor, job_id, READ_BATCH).await?;
+                    let (late, fresh) = match scope {
+                        Scope::Jobs(job_id) => (
+                            notify::events_by_ids(conn, &late, job_id).await?,
+                            jobs::events_after(conn, cursor, job_id, READ_BATCH).await?,
+                        ),
+                        Scope::Deployments(d) => (
+                            deployments::events_by_ids(conn, &late, d).await?,
+                            deployments::events_after(conn, cursor, d, READ_BATCH).await?,
+                        ),
+                    };
                     Ok::<_, wfops_db::Error>((late, fresh))
                 }
                 .scope_boxed()

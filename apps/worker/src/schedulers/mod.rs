@@ -3,7 +3,9 @@
 //! drives, so the status view never shows a scheduler that ticks without doing anything.
 
 mod canonical_sync;
+mod deployments;
 mod retention;
 
 pub use canonical_sync::{CanonicalSync, CanonicalSyncReport};
+pub use deployments::{DeploymentScheduler, DeploymentSchedulerReport};
 pub use retention::RetentionCleanup;

@@ -7,6 +7,7 @@
 mod cancel;
 mod common;
 mod deadline;
+mod deployment_scheduler;
 mod queue;
 mod schedulers;
 mod stale;

@@ -16,6 +16,8 @@
 //! | `reconcile` | `{}` | `reconcile:<tenant_id>` | 10 min |
 //! | `promotion_deployment` | `{"deployment_id": uuid, "target_environment_id": uuid}` | `env:<target>` | 60 min |
 //! | `snapshot_restore` | `{"snapshot_id": uuid, "environment_id": uuid}` | `env:<id>` | 60 min |
+//!
+//! The last two never coalesce with a pending job ([`BackgroundJob::COALESCE_PENDING`]).
 
 mod types;
 
@@ -64,6 +66,13 @@ pub trait BackgroundJob: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// How long one run may take before the worker interrupts it, fails it as retryable and
     /// frees its lock. `JOB_DEADLINES` overrides it per type.
     const DEADLINE: Duration;
+
+    /// Whether [`enqueue`] returns an already pending job of the same type and lock key instead
+    /// of queueing another. Right for "bring this environment up to date" work, where a second
+    /// request while one waits adds nothing; wrong for work where each request is its own
+    /// (two deployments into one target are two runs, one after the other: the lock key
+    /// still keeps them from running at the same time).
+    const COALESCE_PENDING: bool = true;
 
     /// What `run` needs besides the payload (the engine's jobs take the [`crate::EngineCtx`]).
     type Context: Send + Sync + 'static;
@@ -131,14 +140,40 @@ pub fn new_job<J: BackgroundJob>(tenant_id: Uuid, job: &J) -> wfops_db::Result<N
 }
 
 /// Enqueues `job` in the caller's tenant transaction (so it exists exactly when the write it
-/// belongs to commits), or returns the pending job of the same type and lock key.
+/// belongs to commits), or, for a type that coalesces ([`BackgroundJob::COALESCE_PENDING`]),
+/// returns the pending job of the same type and lock key.
 pub async fn enqueue<J: BackgroundJob>(
     conn: &mut Conn,
     tenant_id: Uuid,
     job: &J,
 ) -> wfops_db::Result<Enqueued> {
-    let (job, created) = jobs::enqueue_unless_pending(conn, new_job(tenant_id, job)?).await?;
+    let row = new_job(tenant_id, job)?;
+    if !J::COALESCE_PENDING {
+        let job = jobs::enqueue(conn, row).await?;
+        return Ok(Enqueued { job, created: true });
+    }
+    let (job, created) = jobs::enqueue_unless_pending(conn, row).await?;
     Ok(Enqueued { job, created })
+}
+
+/// Queues the run of `deployment` (a pending deployment into `target_environment_id`) in the
+/// caller's transaction, links the job to the deployment and writes the deployment's status
+/// event on it: the one way the API (at creation, approval, a new deployment) and the
+/// deployment scheduler (when a scheduled one is due) start a deployment.
+pub async fn enqueue_deployment(
+    conn: &mut Conn,
+    tenant_id: Uuid,
+    deployment: &wfops_db::promotions::DeploymentRow,
+    target_environment_id: Uuid,
+) -> wfops_db::Result<wfops_db::promotions::DeploymentRow> {
+    let job = PromotionDeployment {
+        deployment_id: deployment.id,
+        target_environment_id,
+    };
+    let enqueued = enqueue(conn, tenant_id, &job).await?;
+    let linked = wfops_db::deployments::set_job(conn, deployment.id, enqueued.job.id).await?;
+    wfops_db::deployments::record_status_event(conn, &linked).await?;
+    Ok(linked)
 }
 
 #[cfg(test)]
@@ -179,6 +214,26 @@ mod tests {
         assert_eq!(row.environment_id, None);
         assert_eq!(row.resource_type, None);
         assert_eq!(JOB_TYPES.len(), 6);
+    }
+
+    #[test]
+    fn promotion_jobs_do_not_coalesce() {
+        // each deployment and each restore is its own run
+        const { assert!(!PromotionDeployment::COALESCE_PENDING) };
+        const { assert!(!SnapshotRestore::COALESCE_PENDING) };
+        const { assert!(EnvironmentSync::COALESCE_PENDING) };
+        let (tenant, d, e) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let row = new_job(
+            tenant,
+            &PromotionDeployment {
+                deployment_id: d,
+                target_environment_id: e,
+            },
+        )
+        .unwrap();
+        assert_eq!(row.job_type, "promotion_deployment");
+        assert_eq!(row.lock_key, Some(format!("env:{e}")));
+        assert_eq!(row.environment_id, Some(e));
     }
 
     #[test]

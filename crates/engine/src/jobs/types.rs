@@ -138,6 +138,8 @@ pub struct PromotionDeployment {
 impl BackgroundJob for PromotionDeployment {
     const JOB_TYPE: &'static str = "promotion_deployment";
     const DEADLINE: Duration = Duration::from_secs(60 * MINUTE);
+    // two promotions into one target are two runs, one after the other
+    const COALESCE_PENDING: bool = false;
     type Context = EngineCtx;
     type Report = promotion::DeploymentReport;
 
@@ -162,6 +164,8 @@ pub struct SnapshotRestore {
 impl BackgroundJob for SnapshotRestore {
     const JOB_TYPE: &'static str = "snapshot_restore";
     const DEADLINE: Duration = Duration::from_secs(60 * MINUTE);
+    // each approved restore request is its own run
+    const COALESCE_PENDING: bool = false;
     type Context = EngineCtx;
     type Report = promotion::RestoreReport;
 
