@@ -1,8 +1,5 @@
 DROP INDEX IF EXISTS drift_incidents_open_expires_idx;
 DROP INDEX IF EXISTS drift_incidents_one_open_per_environment;
-ALTER TABLE drift_incidents
-    DROP COLUMN IF EXISTS severity_overridden,
-    DROP COLUMN IF EXISTS escalated_at;
 DELETE FROM drift_check_history WHERE check_type NOT IN ('scheduled', 'manual');
 ALTER TABLE drift_check_history
     DROP CONSTRAINT IF EXISTS drift_check_history_incident_fkey,

@@ -24,11 +24,6 @@ ALTER TABLE drift_check_history
     ADD CONSTRAINT drift_check_history_incident_fkey FOREIGN KEY (tenant_id, incident_id)
         REFERENCES drift_incidents (tenant_id, id) ON DELETE SET NULL (incident_id);
 
--- Escalation time and whether an admin set the severity by hand.
-ALTER TABLE drift_incidents
-    ADD COLUMN escalated_at       timestamptz,
-    ADD COLUMN severity_overridden boolean NOT NULL DEFAULT false;
-
 -- At most one open incident per environment, whatever races between checks.
 CREATE UNIQUE INDEX drift_incidents_one_open_per_environment
     ON drift_incidents (tenant_id, environment_id)

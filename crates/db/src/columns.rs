@@ -15,7 +15,7 @@ use diesel::pg::{Pg, PgValue};
 use diesel::sql_types::{Nullable, Text};
 use wfops_canonical::{MappingStatus, Provider};
 use wfops_diff::DiffStatus;
-use wfops_drift::EnvironmentDriftStatus;
+use wfops_drift::{EnvironmentDriftStatus, EscalationLevel, IncidentStatus, Severity};
 use wfops_promotion::{DeploymentStatus, EnvironmentClass, PromotionStatus};
 
 /// A domain enum stored as its text name.
@@ -50,6 +50,18 @@ impl StoredAsText for DeploymentStatus {
 
 impl StoredAsText for EnvironmentDriftStatus {
     const WHAT: &'static str = "an environment drift status";
+}
+
+impl StoredAsText for IncidentStatus {
+    const WHAT: &'static str = "an incident status";
+}
+
+impl StoredAsText for Severity {
+    const WHAT: &'static str = "an incident severity";
+}
+
+impl StoredAsText for EscalationLevel {
+    const WHAT: &'static str = "an escalation level";
 }
 
 /// A `text` column parsed into `T`.
@@ -112,7 +124,12 @@ unwrap_into!(
     DiffStatus,
     EnvironmentClass,
     EnvironmentDriftStatus,
-    Provider
+    IncidentStatus,
+    Severity,
+    EscalationLevel,
+    Provider,
+    PromotionStatus,
+    DeploymentStatus
 );
 
 /// Parses a status that a query read as plain text (an aggregate's group key, say), with the

@@ -226,8 +226,6 @@ diesel::table! {
         deleted_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
-        escalated_at -> Nullable<Timestamptz>,
-        severity_overridden -> Bool,
     }
 }
 
