@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{BackgroundJob, JobRun};
 use crate::error::Result;
-use crate::{env_sync, onboarding, promotion, reconcile, repo_sync, EngineCtx};
+use crate::{drift, env_sync, onboarding, promotion, reconcile, repo_sync, EngineCtx};
 
 const MINUTE: u64 = 60;
 
@@ -171,5 +171,38 @@ impl BackgroundJob for SnapshotRestore {
 
     async fn run(&self, ctx: &EngineCtx, job: &JobRun<'_>) -> Result<Self::Report> {
         promotion::restore_snapshot(ctx, job.tenant_id, self.snapshot_id, job.progress).await
+    }
+}
+
+/// `drift_check`: compares an environment's n8n with its Git folder and records the outcome
+/// (docs/drift.md#drift-checks). Holds the environment's lock, so one check per environment
+/// runs at a time across workers, and never beside a sync of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DriftCheck {
+    pub environment_id: Uuid,
+    pub check_type: drift::CheckTrigger,
+}
+
+#[async_trait::async_trait]
+impl BackgroundJob for DriftCheck {
+    const JOB_TYPE: &'static str = "drift_check";
+    const DEADLINE: Duration = Duration::from_secs(10 * MINUTE);
+    type Context = EngineCtx;
+    type Report = drift::DriftCheckReport;
+
+    fn environment_id(&self) -> Option<Uuid> {
+        Some(self.environment_id)
+    }
+
+    async fn run(&self, ctx: &EngineCtx, job: &JobRun<'_>) -> Result<Self::Report> {
+        drift::check::run(
+            ctx,
+            job.tenant_id,
+            self.environment_id,
+            self.check_type,
+            job.progress,
+        )
+        .await
     }
 }
