@@ -3,7 +3,11 @@
 //! drives, so the status view never shows a scheduler that ticks without doing anything.
 
 mod canonical_sync;
+mod drift;
 mod retention;
 
 pub use canonical_sync::{CanonicalSync, CanonicalSyncReport};
+pub use drift::{
+    scheduled_for, DriftDetection, DriftDetectionReport, DriftTtl, DriftTtlReport,
+};
 pub use retention::RetentionCleanup;
