@@ -73,6 +73,7 @@ error_codes! {
     CanonicalWorkflowNotFound = "canonical_workflow_not_found", NOT_FOUND, "NotFoundError";
     WorkflowVersionNotFound = "workflow_version_not_found", NOT_FOUND, "NotFoundError";
     JobNotFound = "job_not_found", NOT_FOUND, "NotFoundError";
+    IncidentNotFound = "incident_not_found", NOT_FOUND, "NotFoundError";
     ApiKeyNotFound = "api_key_not_found", NOT_FOUND, "NotFoundError";
     ResourceNotFound = "resource_not_found", NOT_FOUND, "NotFoundError";
     // invalid values
@@ -102,6 +103,8 @@ error_codes! {
     CanonicalWorkflowDeleted = "canonical_workflow_deleted", CONFLICT, "StateError";
     CanonicalRuleViolated = "canonical_rule_violated", CONFLICT, "StateError";
     VersionsNotComparable = "versions_not_comparable", CONFLICT, "StateError";
+    IncidentTransitionNotAllowed = "incident_transition_not_allowed", CONFLICT, "StateError";
+    IncidentFinal = "incident_final", CONFLICT, "StateError";
     // conflicts with existing records
     EnvironmentNameTaken = "environment_name_taken", CONFLICT, "ConflictError";
     TenantSlugTaken = "tenant_slug_taken", CONFLICT, "ConflictError";

@@ -8,6 +8,7 @@ pub mod canonical;
 pub mod common;
 pub mod environments;
 pub mod health;
+pub mod incidents;
 pub mod jobs;
 pub mod matrix;
 pub mod onboarding;
