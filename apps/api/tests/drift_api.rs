@@ -241,6 +241,14 @@ async fn lifecycle_steps_with_their_roles_and_refusals() {
     let env_view = data(&app.get(&format!("/api/v1/environments/{env}"), &viewer).await);
     assert_eq!(env_view["drift_status"], "DRIFT_INCIDENT_ACKNOWLEDGED");
 
+    // an owner who is not a user of the tenant: nothing changes
+    app.post(
+        &path("stabilize"),
+        &dev,
+        json!({"reason": "x", "owner_user_id": Uuid::new_v4()}),
+    )
+    .await
+    .expect_error(422, "referenced_resource_missing");
     let r = app
         .post(
             &path("stabilize"),
@@ -254,13 +262,6 @@ async fn lifecycle_steps_with_their_roles_and_refusals() {
     assert_eq!(v["status"], "stabilized");
     assert_eq!(v["ticket_ref"], "OPS-42");
     assert_eq!(v["owner_user_id"], t.admin_user_id.to_string());
-    app.post(
-        &path("stabilize"),
-        &admin,
-        json!({"reason": "x", "owner_user_id": Uuid::new_v4(), "force": true}),
-    )
-    .await
-    .expect_error(422, "referenced_resource_missing");
 
     let r = app
         .post(&path("severity"), &admin, json!({"severity": "critical"}))

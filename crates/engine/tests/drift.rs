@@ -500,3 +500,60 @@ async fn escalation_at_a_quarter_and_three_quarters_of_the_ttl() {
     assert_eq!(inc.status, IncidentStatus::Detected);
     assert_eq!(inc.escalation_level, EscalationLevel::CriticalOverdue);
 }
+
+#[tokio::test]
+async fn retention_purges_payloads_of_old_closed_incidents_only() {
+    let (h, _fake, _ids, env, _dir) = onboarded_prod(1).await;
+    let tenant = h.tenant;
+    let seed = |status: &str, closed_days_ago: Option<i64>| {
+        let id = Uuid::new_v4();
+        let closed = closed_days_ago
+            .map(|d| format!("now() - interval '{d} days'"))
+            .unwrap_or_else(|| "NULL".into());
+        (
+            id,
+            format!(
+                "INSERT INTO drift_incidents (id, tenant_id, environment_id, status, title,
+                     closed_at, affected_workflows, drift_snapshot)
+                 VALUES ('{id}', '{tenant}', '{env}', '{status}', 't', {closed},
+                     '[{{\"kind\": \"modified\"}}]', '{{\"x\": 1}}');"
+            ),
+        )
+    };
+    let (old, a) = seed("closed", Some(100));
+    let (recent, b) = seed("closed", Some(10));
+    let (open, c) = seed("acknowledged", None);
+    h.test_db.admin_execute(&format!("{a}{b}{c}")).await.unwrap();
+
+    let purge = || {
+        let db = h.ctx.db.clone();
+        async move {
+            db.tenant_tx(tenant, |conn| {
+                async move { incidents::purge_closed_payloads(conn, Utc::now()).await }
+                    .scope_boxed()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    // the default: 90 days
+    assert_eq!(purge().await, vec![old]);
+    let purged = incident(&h, old).await;
+    assert!(purged.drift_snapshot.is_none() && purged.payload_purged_at.is_some());
+    assert_eq!(purged.affected_workflows, json!([]));
+    assert!(incident(&h, recent).await.drift_snapshot.is_some());
+    assert!(incident(&h, open).await.drift_snapshot.is_some());
+    assert!(purge().await.is_empty(), "purged once");
+
+    // the environment's own policy keeps closed incidents 5 days: the recent one goes, the
+    // open one never does
+    set_policy(&h, Some(env), false, false).await;
+    h.test_db
+        .admin_execute(&format!(
+            "UPDATE drift_policies SET closed_incident_retention_days = 5 WHERE environment_id = '{env}'"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(purge().await, vec![recent]);
+    assert!(incident(&h, open).await.payload_purged_at.is_none());
+}

@@ -172,6 +172,23 @@ fn failed(reason: String) -> Observed {
     }
 }
 
+/// Both sides as a check read them, and their comparison.
+pub(crate) struct Sides {
+    pub runtime: Vec<RemoteWorkflow>,
+    pub files: Vec<ParsedFile>,
+    pub commit: String,
+    pub comparison: Comparison,
+}
+
+/// What reading the two sides gave.
+pub(crate) enum Read {
+    /// Git is not configured; the reason says what is missing.
+    NotConfigured(String),
+    /// n8n or Git could not be read; the reason says which.
+    Failed(String),
+    Read(Box<Sides>),
+}
+
 /// Reads both sides and compares them. Only a database failure is an error here; every
 /// problem with n8n or Git becomes the `ERROR` (or `UNKNOWN`) outcome with its reason.
 async fn observe(
@@ -180,21 +197,63 @@ async fn observe(
     env: &LoadedEnvironment,
     progress: &dyn Progress,
 ) -> Result<Observed> {
-    let target = match GitTarget::for_environment(ctx, tenant_id, env) {
-        Ok(t) => t,
-        Err(EngineError::GitNotConfigured { missing, .. }) => {
+    let sides = match read_sides(ctx, tenant_id, env, progress).await? {
+        Read::NotConfigured(reason) => {
             return Ok(Observed {
                 outcome: DriftCheckOutcome::GitNotConfigured,
                 comparison: Comparison::default(),
-                reason: Some(format!("Git is not configured: no {missing} is set")),
+                reason: Some(reason),
                 git_commit: None,
             })
         }
-        Err(e) => return Ok(failed(format!("git: {e}"))),
+        Read::Failed(reason) => return Ok(failed(reason)),
+        Read::Read(sides) => sides,
     };
-    progress
-        .report(0, 3, "reading n8n and Git")
-        .await?;
+    let Sides {
+        comparison, commit, ..
+    } = *sides;
+    let outcome = DriftCheckOutcome::Checked {
+        linked_workflows: comparison.tracked,
+        with_drift: comparison.with_drift,
+        not_in_git: comparison.not_in_git,
+    };
+    let reason = comparison.is_partial().then(|| {
+        let runtime = comparison
+            .unreadable
+            .iter()
+            .filter(|u| u.side == "runtime")
+            .count();
+        let git = comparison.unreadable.len() - runtime;
+        format!(
+            "partial: {runtime} n8n workflow(s) and {git} Git file(s) could not be read and \
+             were left out of the comparison"
+        )
+    });
+    Ok(Observed {
+        outcome,
+        comparison,
+        reason,
+        git_commit: Some(commit),
+    })
+}
+
+/// Reads n8n and the Git folder at once and compares them by canonical identity.
+pub(crate) async fn read_sides(
+    ctx: &EngineCtx,
+    tenant_id: Uuid,
+    env: &LoadedEnvironment,
+    progress: &dyn Progress,
+) -> Result<Read> {
+    let target = match GitTarget::for_environment(ctx, tenant_id, env) {
+        Ok(t) => t,
+        Err(EngineError::GitNotConfigured { missing, .. }) => {
+            return Ok(Read::NotConfigured(format!(
+                "Git is not configured: no {missing} is set"
+            )))
+        }
+        Err(e) => return Ok(Read::Failed(format!("git: {e}"))),
+    };
+    progress.report(0, 3, "reading n8n and Git").await?;
 
     // both sides at once: the check is as slow as the slower one, not the sum
     let runtime = async {
@@ -231,7 +290,7 @@ async fn observe(
                     if r.is_ok() { "n8n" } else { "Git" }
                 ));
             }
-            return Ok(failed(why.join("; ")));
+            return Ok(Read::Failed(why.join("; ")));
         }
     };
     let (commit, files) = git;
@@ -283,42 +342,25 @@ async fn observe(
         .map(|c| (c.canonical_slug, c.id))
         .collect();
 
-    let comparison = tokio::task::spawn_blocking(move || {
-        let runtime = runtime_items(runtime, &identity);
-        let git = git_items(files, &by_path, &by_slug);
-        compare(&runtime, &git)
+    let sides = tokio::task::spawn_blocking(move || {
+        let items = runtime_items(&runtime, &identity);
+        let git = git_items(&files, &by_path, &by_slug);
+        let comparison = compare(&items, &git);
+        Sides {
+            runtime,
+            files,
+            commit,
+            comparison,
+        }
     })
     .await
     .map_err(|e| EngineError::Internal(format!("the comparison task failed: {e}")))?;
-
-    let outcome = DriftCheckOutcome::Checked {
-        linked_workflows: comparison.tracked,
-        with_drift: comparison.with_drift,
-        not_in_git: comparison.not_in_git,
-    };
-    let reason = comparison.is_partial().then(|| {
-        let runtime = comparison
-            .unreadable
-            .iter()
-            .filter(|u| u.side == "runtime")
-            .count();
-        let git = comparison.unreadable.len() - runtime;
-        format!(
-            "partial: {runtime} n8n workflow(s) and {git} Git file(s) could not be read and \
-             were left out of the comparison"
-        )
-    });
-    Ok(Observed {
-        outcome,
-        comparison,
-        reason,
-        git_commit: Some(commit),
-    })
+    Ok(Read::Read(Box::new(sides)))
 }
 
 /// The runtime's workflows, hashed on all cores.
 fn runtime_items(
-    workflows: Vec<RemoteWorkflow>,
+    workflows: &[RemoteWorkflow],
     identity: &HashMap<String, RuntimeIdentity>,
 ) -> Vec<RuntimeWorkflow> {
     workflows
@@ -341,23 +383,23 @@ fn runtime_items(
 /// The folder's files with the canonical workflow each belongs to: by the path this
 /// environment's Git state records, else by slug (the file name), as repository sync decides.
 fn git_items(
-    files: Vec<ParsedFile>,
+    files: &[ParsedFile],
     by_path: &HashMap<String, Uuid>,
     by_slug: &HashMap<String, Uuid>,
 ) -> Vec<GitWorkflow> {
     files
-        .into_iter()
+        .iter()
         .map(|f| {
             let canonical_id = by_path
                 .get(&f.path)
                 .or_else(|| by_slug.get(&f.stem))
                 .copied();
-            let (name, hash) = match f.parsed {
-                Ok(w) => (w.name, Ok(w.hash)),
-                Err(e) => (f.stem.clone(), Err(e)),
+            let (name, hash) = match &f.parsed {
+                Ok(w) => (w.name.clone(), Ok(w.hash.clone())),
+                Err(e) => (f.stem.clone(), Err(e.clone())),
             };
             GitWorkflow {
-                path: f.path,
+                path: f.path.clone(),
                 name,
                 canonical_id,
                 hash,

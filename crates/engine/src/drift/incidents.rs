@@ -545,6 +545,50 @@ pub async fn escalate_due(conn: &mut Conn, now: DateTime<Utc>) -> Result<Vec<Esc
     Ok(out)
 }
 
+// ---------------------------------------------------------------------------------------------
+// Retention
+// ---------------------------------------------------------------------------------------------
+
+/// Purges the snapshot and affected-workflow list of final incidents of the bound tenant
+/// closed longer ago than their policy's `closed_incident_retention_days` (each environment
+/// with its own policy by its own retention, the rest by the tenant's, else 90 days), and
+/// stamps `payload_purged_at`. Open incidents are never touched. Returns the ids purged.
+pub async fn purge_closed_payloads(conn: &mut Conn, now: DateTime<Utc>) -> Result<Vec<Uuid>> {
+    let policies = db::list_policies(conn).await?;
+    let tenant_days = policies
+        .iter()
+        .find(|p| p.environment_id.is_none())
+        .map(|p| p.closed_incident_retention_days)
+        .unwrap_or_else(|| EffectivePolicy::defaults().closed_incident_retention_days);
+    let own: Vec<(Uuid, i32)> = policies
+        .iter()
+        .filter_map(|p| p.environment_id.map(|e| (e, p.closed_incident_retention_days)))
+        .collect();
+    let mut purged = Vec::new();
+    for (env, days) in &own {
+        purged.extend(
+            db::purge_closed_payloads(
+                conn,
+                Some(std::slice::from_ref(env)),
+                &[],
+                now - Duration::days(i64::from(*days)),
+            )
+            .await?,
+        );
+    }
+    let with_own: Vec<Uuid> = own.iter().map(|(e, _)| *e).collect();
+    purged.extend(
+        db::purge_closed_payloads(
+            conn,
+            None,
+            &with_own,
+            now - Duration::days(i64::from(tenant_days)),
+        )
+        .await?,
+    );
+    Ok(purged)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
