@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use wfops_engine::jobs::{
-    DriftCheck, EnvironmentSync, OnboardingInventory, PromotionDeployment, Reconcile, RepositorySync,
+    DriftCheck, DriftReconcile, EnvironmentSync, OnboardingInventory, PromotionDeployment, Reconcile, RepositorySync,
     SnapshotRestore,
 };
 use wfops_engine::EngineCtx;
@@ -19,6 +19,7 @@ pub fn register_engine_jobs(registry: &mut Registry, ctx: Arc<EngineCtx>) -> Res
     registry.register_job::<Reconcile>(ctx.clone())?;
     registry.register_job::<PromotionDeployment>(ctx.clone())?;
     registry.register_job::<SnapshotRestore>(ctx.clone())?;
-    registry.register_job::<DriftCheck>(ctx)?;
+    registry.register_job::<DriftCheck>(ctx.clone())?;
+    registry.register_job::<DriftReconcile>(ctx)?;
     Ok(())
 }

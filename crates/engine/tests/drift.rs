@@ -557,3 +557,80 @@ async fn retention_purges_payloads_of_old_closed_incidents_only() {
     assert_eq!(purge().await, vec![recent]);
     assert!(incident(&h, open).await.payload_purged_at.is_none());
 }
+
+/// The walkthrough, end to end against a fake n8n: production gets one workflow more than Git
+/// and one changed; the check opens a `medium` incident; a revert reconciliation restores
+/// production from Git and its follow-up check closes the incident.
+#[tokio::test]
+async fn walkthrough_revert_restores_production_from_git_and_the_check_closes_the_incident() {
+    use wfops_engine::drift::reconcile::{self, Resolution};
+    let (h, fake, ids, env, _dir) = onboarded_prod(5).await;
+    set_policy(&h, None, true, false).await;
+    let original = fake.workflow(&ids[2]).unwrap().unwrap();
+    fake.replace_content(&ids[2], &edited(&original), true)
+        .unwrap();
+    let extra = fake
+        .seed_workflow(&json!({"name": "Hotfix only in prod", "nodes": [], "connections": {},
+                               "settings": {}}))
+        .unwrap();
+    let r = run_check(&h, env).await;
+    assert_eq!((r.with_drift, r.not_in_git), (1, 1));
+    let id = r.incident_id.unwrap();
+    assert_eq!(incident(&h, id).await.severity, Severity::Medium);
+
+    let report = reconcile::run(&h.ctx, h.tenant, id, Resolution::Revert, None, &NoProgress)
+        .await
+        .unwrap();
+    let actions: Vec<_> = report.actions.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(actions, vec!["update", "delete"], "{report:?}");
+    assert_eq!(report.incident_status, IncidentStatus::Closed);
+    let check = report.check.unwrap();
+    assert_eq!(check.status, S::InSync);
+    assert_eq!(check.incident, IncidentDecision::AutoClosed);
+
+    // production holds Git's content again, and the extra workflow is gone
+    assert!(fake.workflow(&extra).unwrap().is_none());
+    let restored = fake.workflow(&ids[2]).unwrap().unwrap();
+    assert_eq!(
+        wfops_diff::content_hash_value(&restored).unwrap(),
+        wfops_diff::content_hash_value(&original).unwrap()
+    );
+    let inc = incident(&h, id).await;
+    assert_eq!(inc.resolution_type.as_deref(), Some("revert"));
+    let artifact = &inc.resolution_details.as_ref().unwrap()["reconciliation"];
+    assert_eq!(artifact["drift_gone"], true);
+    assert_eq!(artifact["pre_revert_snapshot"].as_array().unwrap().len(), 2);
+    assert!(inc.reconciled_at.is_some());
+    let history = checks(&h, env).await;
+    assert_eq!(history[0].check_type, "reconciliation");
+    assert_eq!(h.environment_row(env).await.drift_status, S::InSync);
+}
+
+#[tokio::test]
+async fn a_failed_revert_puts_back_what_it_wrote_and_leaves_the_incident_open() {
+    use wfops_engine::drift::reconcile::{self, Resolution};
+    let (h, fake, ids, env, _dir) = onboarded_prod(3).await;
+    set_policy(&h, None, true, false).await;
+    let original = fake.workflow(&ids[0]).unwrap().unwrap();
+    let hotfix = edited(&original);
+    fake.replace_content(&ids[0], &hotfix, true).unwrap();
+    let extra = fake
+        .seed_workflow(&json!({"name": "Extra", "nodes": [], "connections": {}, "settings": {}}))
+        .unwrap();
+    let id = run_check(&h, env).await.incident_id.unwrap();
+
+    fake.inject(Fault::status(400).on(Route::DeleteWorkflow).times(5));
+    let err = reconcile::run(&h.ctx, h.tenant, id, Resolution::Revert, None, &NoProgress)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("prod"), "{err}");
+    fake.clear_faults();
+    // the update was undone from the pre-revert snapshot; the extra one is still there
+    let now = fake.workflow(&ids[0]).unwrap().unwrap();
+    assert_eq!(
+        wfops_diff::content_hash_value(&now).unwrap(),
+        wfops_diff::content_hash_value(&hotfix).unwrap()
+    );
+    assert!(fake.workflow(&extra).unwrap().is_some());
+    assert_eq!(incident(&h, id).await.status, IncidentStatus::Detected);
+}

@@ -4,6 +4,8 @@
 
 pub mod check;
 pub mod incidents;
+pub mod reconcile;
 
 pub use check::{CheckTrigger, DriftCheckReport};
 pub use incidents::{Action, EffectivePolicy, IncidentDecision, LifecycleError};
+pub use reconcile::{ReconciliationReport, Resolution};

@@ -206,3 +206,39 @@ impl BackgroundJob for DriftCheck {
         .await
     }
 }
+
+/// `drift_reconcile`: resolves a drift incident (a revert of the runtime from Git), then runs
+/// the follow-up drift check (docs/drift.md#reconciliation). Holds the environment's lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DriftReconcile {
+    pub incident_id: Uuid,
+    pub environment_id: Uuid,
+    pub resolution: drift::Resolution,
+    /// The user who asked (`None`: an API key).
+    pub requested_by: Option<Uuid>,
+}
+
+#[async_trait::async_trait]
+impl BackgroundJob for DriftReconcile {
+    const JOB_TYPE: &'static str = "drift_reconcile";
+    const DEADLINE: Duration = Duration::from_secs(30 * MINUTE);
+    type Context = EngineCtx;
+    type Report = drift::ReconciliationReport;
+
+    fn environment_id(&self) -> Option<Uuid> {
+        Some(self.environment_id)
+    }
+
+    async fn run(&self, ctx: &EngineCtx, job: &JobRun<'_>) -> Result<Self::Report> {
+        drift::reconcile::run(
+            ctx,
+            job.tenant_id,
+            self.incident_id,
+            self.resolution,
+            self.requested_by,
+            job.progress,
+        )
+        .await
+    }
+}
