@@ -162,6 +162,10 @@ pub fn route_table() -> Vec<(&'static str, Vec<(Method, MakeRoute)>)> {
             vec![route!(POST, incidents::close)],
         ),
         (
+            "/api/v1/incidents/{id}/reconcile",
+            vec![route!(POST, incidents::reconcile)],
+        ),
+        (
             "/api/v1/incidents/{id}/extend-ttl",
             vec![route!(POST, incidents::extend_ttl)],
         ),

@@ -52,6 +52,7 @@ use crate::routes;
         routes::incidents::acknowledge,
         routes::incidents::stabilize,
         routes::incidents::close,
+        routes::incidents::reconcile,
         routes::incidents::extend_ttl,
         routes::incidents::set_severity,
         routes::incidents::policies,

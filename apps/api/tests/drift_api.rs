@@ -435,3 +435,48 @@ async fn drift_policies_per_tenant_and_per_environment() {
     .await
     .expect_error(404, "environment_not_found");
 }
+
+#[tokio::test]
+async fn reconcile_queues_a_job_when_the_state_allows_it() {
+    let app = spawn_app().await;
+    let t = app.tenant("Reconcile").await;
+    let env = app.environment(&t, "prod").await;
+    let dev = app.key(&t, "developer").await;
+    let id = seed_incident(&app, &t, env, "detected").await;
+    let path = format!("/api/v1/incidents/{id}/reconcile");
+
+    app.post(&path, &dev, json!({"resolution": "revert"}))
+        .await
+        .expect_error(403, "insufficient_role");
+    app.post(&path, &t.admin_key, json!({"resolution": "merge"}))
+        .await
+        .expect_error(422, "invalid_body");
+    // nobody acknowledged it: refused unless forced
+    app.post(&path, &t.admin_key, json!({"resolution": "revert"}))
+        .await
+        .expect_error(409, "incident_transition_not_allowed");
+    let r = app
+        .post(&path, &t.admin_key, json!({"resolution": "revert", "force": true}))
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let job = data(&r);
+    assert_eq!(job["job_type"], "drift_reconcile");
+    assert_eq!(job["payload"]["incident_id"], id.to_string());
+    assert_eq!(job["payload"]["resolution"], "revert");
+    assert_eq!(job["environment_id"], env.to_string());
+    app.post(
+        &format!("/api/v1/incidents/{}/reconcile", Uuid::new_v4()),
+        &t.admin_key,
+        json!({"resolution": "revert"}),
+    )
+    .await
+    .expect_error(404, "incident_not_found");
+    let closed = seed_incident(&app, &t, env, "closed").await;
+    app.post(
+        &format!("/api/v1/incidents/{closed}/reconcile"),
+        &t.admin_key,
+        json!({"resolution": "revert", "force": true}),
+    )
+    .await
+    .expect_error(409, "incident_final");
+}

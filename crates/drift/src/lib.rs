@@ -4,6 +4,7 @@ mod compare;
 mod escalation;
 mod incident;
 mod status;
+pub mod webhook;
 
 pub use compare::{
     compare, AffectedWorkflow, Comparison, DriftKind, GitWorkflow, RuntimeIdentity,

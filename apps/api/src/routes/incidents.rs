@@ -15,7 +15,8 @@ use wfops_db::ScopedFutureExt;
 use wfops_drift::{Severity, SeverityTtls};
 use wfops_engine::drift::incidents::{self, Action, EffectivePolicy, LifecycleError};
 use wfops_engine::drift::CheckTrigger;
-use wfops_engine::jobs::{self as engine_jobs, DriftCheck};
+use wfops_engine::drift::Resolution;
+use wfops_engine::jobs::{self as engine_jobs, DriftCheck, DriftReconcile};
 use wfops_tenancy::Role;
 
 use crate::auth::{Auth, RequestMeta};
@@ -752,6 +753,96 @@ pub async fn set_severity(
         false,
     )
     .await
+}
+
+/// How to resolve an incident.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ResolutionParam {
+    /// Restore the runtime from Git.
+    Revert,
+}
+
+/// A reconciliation request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReconcileRequest {
+    pub resolution: ResolutionParam,
+    /// An admin's override of the state machine: reconcile an incident nobody acknowledged.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// Resolves an incident by reconciliation (a job): `revert` restores the runtime from Git
+/// with a pre-revert snapshot, then a drift check runs and closes the incident only if the
+/// drift is gone.
+#[utoipa::path(
+    post, path = "/api/v1/incidents/{id}/reconcile", tag = "drift", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Incident id")),
+    request_body = ReconcileRequest,
+    responses(
+        (status = 202, description = "The drift_reconcile job (the pending one if already queued)", body = Envelope<JobView>),
+        (status = 400, description = "`id` is not a UUID, or malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or invalid token", body = ErrorBody),
+        (status = 403, description = "Requires admin", body = ErrorBody),
+        (status = 404, description = "No such incident in this tenant", body = ErrorBody),
+        (status = 409, description = "The incident's state does not allow a reconciliation, or it is final", body = ErrorBody),
+        (status = 422, description = "An unknown resolution, or the body does not have the expected shape", body = ErrorBody)
+    )
+)]
+pub async fn reconcile(
+    state: web::Data<AppState>,
+    auth: Auth,
+    meta: RequestMeta,
+    path: web::Path<Uuid>,
+    body: Body<ReconcileRequest>,
+) -> Result<HttpResponse, ApiError> {
+    auth.require(Role::Admin)?;
+    let id = path.into_inner();
+    let req = body.0;
+    let resolution = match req.resolution {
+        ResolutionParam::Revert => Resolution::Revert,
+    };
+    let tenant_id = auth.caller.tenant_id;
+    let requested_by = auth.caller.user_id();
+    let (auth_ref, meta_ref) = (&auth, &meta);
+    let enqueued = state
+        .db
+        .tenant_tx(tenant_id, |conn| {
+            async move {
+                let incident = match drift_db::get_incident_for_update(conn, id).await {
+                    Ok(i) => i,
+                    Err(wfops_db::Error::NotFound) => return Err(incident_not_found(id)),
+                    Err(e) => return Err(e.into()),
+                };
+                incident
+                    .status
+                    .transition(wfops_drift::IncidentStatus::Reconciled, req.force)
+                    .map_err(|t| ApiError::from(LifecycleError::Transition(t)))?;
+                let job = DriftReconcile {
+                    incident_id: id,
+                    environment_id: incident.environment_id,
+                    resolution,
+                    requested_by,
+                };
+                let enqueued = engine_jobs::enqueue(conn, tenant_id, &job).await?;
+                record(
+                    conn,
+                    auth_ref,
+                    meta_ref,
+                    "incident.reconcile_requested",
+                    "drift_incident",
+                    id,
+                    json!({ "job_id": enqueued.job.id, "resolution": resolution.as_str(),
+                            "forced": req.force }),
+                )
+                .await?;
+                Ok::<_, ApiError>(enqueued)
+            }
+            .scope_boxed()
+        })
+        .await?;
+    Ok(accepted(enqueued.job, !enqueued.created))
 }
 
 // ---------------------------------------------------------------------------------------------
