@@ -12,5 +12,6 @@ ALTER TABLE drift_check_history
     DROP CONSTRAINT drift_check_history_check_type_check,
     ADD CONSTRAINT drift_check_history_check_type_check CHECK (check_type IN ('scheduled', 'manual'));
 ALTER TABLE environments
+    DROP COLUMN IF EXISTS git_webhook_secret_encrypted,
     DROP COLUMN IF EXISTS drift_summary,
     DROP COLUMN IF EXISTS drift_status_reason;

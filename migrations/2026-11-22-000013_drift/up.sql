@@ -4,7 +4,9 @@
 -- partial failures), and what the last check counted. Written with drift_status by every check.
 ALTER TABLE environments
     ADD COLUMN drift_status_reason text,
-    ADD COLUMN drift_summary       jsonb;
+    ADD COLUMN drift_summary       jsonb,
+    -- the secret a Git push webhook signs with (Cipher output); never returned after creation
+    ADD COLUMN git_webhook_secret_encrypted text;
 
 -- A check records its outcome and the counts beside the ones the table already has.
 ALTER TABLE drift_check_history

@@ -56,6 +56,7 @@ error_codes! {
     TokenExpired = "token_expired", UNAUTHORIZED, "AuthenticationError";
     InvalidCredentials = "invalid_credentials", UNAUTHORIZED, "AuthenticationError";
     InsufficientRole = "insufficient_role", FORBIDDEN, "AuthorizationError";
+    InvalidWebhookSignature = "invalid_webhook_signature", UNAUTHORIZED, "AuthenticationError";
     PlatformAdminRequired = "platform_admin_required", FORBIDDEN, "AuthorizationError";
     SessionRequired = "session_required", FORBIDDEN, "AuthorizationError";
     // the request itself

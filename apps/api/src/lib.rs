@@ -174,6 +174,14 @@ pub fn route_table() -> Vec<(&'static str, Vec<(Method, MakeRoute)>)> {
             vec![route!(POST, incidents::set_severity)],
         ),
         (
+            "/api/v1/environments/{id}/git-webhook/secret",
+            vec![route!(POST, git_webhook::rotate_secret)],
+        ),
+        (
+            "/api/v1/webhooks/git/{tenant_id}/{environment_id}",
+            vec![route!(POST, git_webhook::receive)],
+        ),
+        (
             "/api/v1/drift-policies",
             vec![
                 route!(GET, incidents::policies),

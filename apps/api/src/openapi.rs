@@ -55,6 +55,8 @@ use crate::routes;
         routes::incidents::reconcile,
         routes::incidents::extend_ttl,
         routes::incidents::set_severity,
+        routes::git_webhook::rotate_secret,
+        routes::git_webhook::receive,
         routes::incidents::policies,
         routes::incidents::put_policy,
         routes::jobs::list,

@@ -480,3 +480,150 @@ async fn reconcile_queues_a_job_when_the_state_allows_it() {
     .await
     .expect_error(409, "incident_final");
 }
+
+#[tokio::test]
+async fn git_push_webhook_verifies_signatures_and_treats_the_payload_as_a_hint() {
+    use wfops_drift::webhook::{sign_generic, sign_github};
+    let app = spawn_app().await;
+    let t = app.tenant("Hooks").await;
+    let env = app.environment(&t, "prod").await;
+    let dev = app.key(&t, "developer").await;
+
+    app.post(
+        &format!("/api/v1/environments/{env}/git-webhook/secret"),
+        &dev,
+        json!({}),
+    )
+    .await
+    .expect_error(403, "insufficient_role");
+    let r = app
+        .post(
+            &format!("/api/v1/environments/{env}/git-webhook/secret"),
+            &t.admin_key,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let secret = data(&r)["secret"].as_str().unwrap().to_owned();
+    let url = data(&r)["url"].as_str().unwrap().to_owned();
+    assert_eq!(url, format!("/api/v1/webhooks/git/{}/{env}", t.id));
+    // never shown again
+    let env_view = app
+        .get(&format!("/api/v1/environments/{env}"), &t.admin_key)
+        .await;
+    assert!(!env_view.text.contains(&secret));
+
+    let send = |body: Vec<u8>, headers: Vec<(&'static str, String)>, url: String| {
+        let app = &app;
+        async move {
+            let mut req = app
+                .client
+                .post(app.url(&url))
+                .header("content-type", "application/json")
+                .body(body);
+            for (k, v) in headers {
+                req = req.header(k, v);
+            }
+            app.send(req).await
+        }
+    };
+    let push = serde_json::to_vec(&json!({"ref": "refs/heads/main", "after": "abc"})).unwrap();
+    let now = chrono::Utc::now().timestamp();
+
+    // Git not configured yet: a valid signature still gets a clear refusal
+    send(
+        push.clone(),
+        vec![("X-Hub-Signature-256", sign_github(secret.as_bytes(), &push))],
+        url.clone(),
+    )
+    .await
+    .expect_error(409, "git_not_configured");
+    let r = app
+        .patch(
+            &format!("/api/v1/environments/{env}"),
+            &t.admin_key,
+            json!({"git_repo_url": "file:///srv/git/flows.git", "git_folder": "prod"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    // refused: no signature, a wrong one, a stale generic one, an unknown environment
+    send(push.clone(), vec![], url.clone())
+        .await
+        .expect_error(401, "invalid_webhook_signature");
+    send(
+        push.clone(),
+        vec![("X-Hub-Signature-256", sign_github(b"wrong", &push))],
+        url.clone(),
+    )
+    .await
+    .expect_error(401, "invalid_webhook_signature");
+    send(
+        push.clone(),
+        vec![(
+            "X-WorkflowOps-Signature",
+            sign_generic(secret.as_bytes(), &push, now - 3600),
+        )],
+        url.clone(),
+    )
+    .await
+    .expect_error(401, "invalid_webhook_signature");
+    send(
+        push.clone(),
+        vec![("X-Hub-Signature-256", sign_github(secret.as_bytes(), &push))],
+        format!("/api/v1/webhooks/git/{}/{}", t.id, Uuid::new_v4()),
+    )
+    .await
+    .expect_error(401, "invalid_webhook_signature");
+
+    // accepted: GitHub's format queues a webhook check; the generic one finds it pending
+    let r = send(
+        push.clone(),
+        vec![("X-Hub-Signature-256", sign_github(secret.as_bytes(), &push))],
+        url.clone(),
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!(data(&r)["job_type"], "drift_check");
+    assert_eq!(data(&r)["payload"]["check_type"], "webhook");
+    let r2 = send(
+        push.clone(),
+        vec![(
+            "X-WorkflowOps-Signature",
+            sign_generic(secret.as_bytes(), &push, now),
+        )],
+        url.clone(),
+    )
+    .await;
+    assert_eq!(r2.status, 202, "{}", r2.text);
+    assert_eq!(data(&r2)["id"], data(&r)["id"]);
+
+    // a push to another branch is skipped; a body that is not JSON is only a missing hint
+    let other = serde_json::to_vec(&json!({"ref": "refs/heads/feature"})).unwrap();
+    let r = send(
+        other.clone(),
+        vec![("X-Hub-Signature-256", sign_github(secret.as_bytes(), &other))],
+        url.clone(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(data(&r)["queued"], false);
+    let junk = b"not json".to_vec();
+    let r = send(
+        junk.clone(),
+        vec![("X-Hub-Signature-256", sign_github(secret.as_bytes(), &junk))],
+        url.clone(),
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+
+    // too large
+    let big = vec![b' '; 1024 * 1024 + 1];
+    let r = send(
+        big.clone(),
+        vec![("X-Hub-Signature-256", sign_github(secret.as_bytes(), &big))],
+        url.clone(),
+    )
+    .await;
+    assert_eq!(r.status, 413, "{}", r.text);
+}

@@ -640,3 +640,52 @@ pub struct Approval {
     pub created_at: DateTime<Utc>,
     pub reviewed_at: Option<DateTime<Utc>>,
 }
+
+// ---------------------------------------------------------------------------------------------
+// Git push webhook
+// ---------------------------------------------------------------------------------------------
+
+/// What the Git push webhook needs of a live environment.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = environments, check_for_backend(Pg))]
+pub struct WebhookTarget {
+    pub id: Uuid,
+    pub git_repo_url: Option<String>,
+    pub git_branch: String,
+    pub git_folder: Option<String>,
+    pub git_webhook_secret_encrypted: Option<String>,
+}
+
+pub async fn webhook_target(
+    conn: &mut Conn,
+    environment_id: Uuid,
+) -> Result<Option<WebhookTarget>, Error> {
+    environments::table
+        .find(environment_id)
+        .filter(environments::deleted_at.is_null())
+        .select(WebhookTarget::as_select())
+        .first(conn)
+        .await
+        .optional()
+        .map_err(Error::from)
+}
+
+/// Stores a new webhook secret (Cipher output) for a live environment; `NotFound` when none.
+pub async fn set_webhook_secret(
+    conn: &mut Conn,
+    environment_id: Uuid,
+    encrypted: &str,
+) -> Result<(), Error> {
+    let n = diesel::update(
+        environments::table
+            .find(environment_id)
+            .filter(environments::deleted_at.is_null()),
+    )
+    .set(environments::git_webhook_secret_encrypted.eq(Some(encrypted)))
+    .execute(conn)
+    .await?;
+    if n == 0 {
+        return Err(Error::NotFound);
+    }
+    Ok(())
+}

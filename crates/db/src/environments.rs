@@ -217,6 +217,7 @@ pub async fn archive(conn: &mut Conn, id: Uuid) -> Result<Archived, Error> {
             environments::deleted_at.eq(Some(now)),
             environments::api_key_encrypted.eq(None::<String>),
             environments::git_token_encrypted.eq(None::<String>),
+            environments::git_webhook_secret_encrypted.eq(None::<String>),
             environments::updated_at.eq(now),
         ))
         .execute(conn)

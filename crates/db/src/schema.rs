@@ -294,6 +294,7 @@ diesel::table! {
         deleted_at -> Nullable<Timestamptz>,
         drift_status_reason -> Nullable<Text>,
         drift_summary -> Nullable<Jsonb>,
+        git_webhook_secret_encrypted -> Nullable<Text>,
     }
 }
 

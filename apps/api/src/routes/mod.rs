@@ -7,6 +7,7 @@ pub mod auth;
 pub mod canonical;
 pub mod common;
 pub mod environments;
+pub mod git_webhook;
 pub mod health;
 pub mod incidents;
 pub mod jobs;
