@@ -5,11 +5,11 @@
 
 mod common;
 
-use common::{spawn_app, TestApp, Tenant};
+use common::{spawn_app, Tenant, TestApp};
 use serde_json::{json, Value};
 use uuid::Uuid;
-use wfops_engine::drift::check::{self, CheckTrigger};
 use wfops_db::ScopedFutureExt;
+use wfops_engine::drift::check::{self, CheckTrigger};
 use wfops_engine::NoProgress;
 
 /// An open incident of `env`, written as a check would (the check itself is tested in the
@@ -47,7 +47,11 @@ async fn check_drift_queues_one_job_per_environment_and_checks_roles_and_input()
     let dev = app.key(&t, "developer").await;
 
     let r = app
-        .post("/api/v1/incidents/check-drift", &dev, json!({"environment_id": env}))
+        .post(
+            "/api/v1/incidents/check-drift",
+            &dev,
+            json!({"environment_id": env}),
+        )
         .await;
     assert_eq!(r.status, 202, "{}", r.text);
     let job = data(&r);
@@ -56,14 +60,22 @@ async fn check_drift_queues_one_job_per_environment_and_checks_roles_and_input()
     assert_eq!(job["environment_id"], env.to_string());
     // a second request while one is pending returns it
     let again = app
-        .post("/api/v1/incidents/check-drift", &dev, json!({"environment_id": env}))
+        .post(
+            "/api/v1/incidents/check-drift",
+            &dev,
+            json!({"environment_id": env}),
+        )
         .await;
     assert_eq!(again.status, 202);
     assert_eq!(data(&again)["id"], job["id"]);
 
-    app.post("/api/v1/incidents/check-drift", &viewer, json!({"environment_id": env}))
-        .await
-        .expect_error(403, "insufficient_role");
+    app.post(
+        "/api/v1/incidents/check-drift",
+        &viewer,
+        json!({"environment_id": env}),
+    )
+    .await
+    .expect_error(403, "insufficient_role");
     app.post(
         "/api/v1/incidents/check-drift",
         &other.admin_key,
@@ -87,26 +99,44 @@ async fn the_environment_shows_its_drift_status_and_reason_and_the_history_lists
     let env = app.environment(&t, "staging").await;
     let viewer = app.key(&t, "viewer").await;
 
-    let before = data(&app.get(&format!("/api/v1/environments/{env}"), &viewer).await);
+    let before = data(
+        &app.get(&format!("/api/v1/environments/{env}"), &viewer)
+            .await,
+    );
     assert_eq!(before["drift_status"], "UNKNOWN");
     assert_eq!(before["drift_status_reason"], Value::Null);
     assert_eq!(before["last_drift_check_at"], Value::Null);
 
     // the check the job runs: no Git configured
-    let report = check::run(&app.state.engine, t.id, env, CheckTrigger::Manual, &NoProgress)
-        .await
-        .unwrap();
-    let after = data(&app.get(&format!("/api/v1/environments/{env}"), &viewer).await);
+    let report = check::run(
+        &app.state.engine,
+        t.id,
+        env,
+        CheckTrigger::Manual,
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    let after = data(
+        &app.get(&format!("/api/v1/environments/{env}"), &viewer)
+            .await,
+    );
     assert_eq!(after["drift_status"], "UNKNOWN");
     assert_eq!(
         after["drift_status_reason"],
         "Git is not configured: no repository is set"
     );
     assert!(after["last_drift_check_at"].is_string());
-    assert_eq!(after["drift_summary"]["check_id"], report.check_id.to_string());
+    assert_eq!(
+        after["drift_summary"]["check_id"],
+        report.check_id.to_string()
+    );
 
     let checks = app
-        .get(&format!("/api/v1/incidents/checks?environment_id={env}"), &viewer)
+        .get(
+            &format!("/api/v1/incidents/checks?environment_id={env}"),
+            &viewer,
+        )
         .await;
     assert_eq!(checks.status, 200, "{}", checks.text);
     let list = checks.json();
@@ -150,7 +180,12 @@ async fn incidents_list_and_detail_with_filters_and_tenant_isolation() {
         assert_eq!(r.status, 200, "{q}: {}", r.text);
         assert_eq!(r.json()["pagination"]["total"], total, "{q}");
     }
-    for q in ["status=open", "severity=urgent", "open=yes", "environment_id=x"] {
+    for q in [
+        "status=open",
+        "severity=urgent",
+        "open=yes",
+        "environment_id=x",
+    ] {
         app.get(&format!("/api/v1/incidents?{q}"), &viewer)
             .await
             .expect_error(400, "invalid_query_parameter");
@@ -238,7 +273,10 @@ async fn lifecycle_steps_with_their_roles_and_refusals() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(data(&r)["status"], "acknowledged");
-    let env_view = data(&app.get(&format!("/api/v1/environments/{env}"), &viewer).await);
+    let env_view = data(
+        &app.get(&format!("/api/v1/environments/{env}"), &viewer)
+            .await,
+    );
     assert_eq!(env_view["drift_status"], "DRIFT_INCIDENT_ACKNOWLEDGED");
 
     // an owner who is not a user of the tenant: nothing changes
@@ -284,7 +322,10 @@ async fn lifecycle_steps_with_their_roles_and_refusals() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(data(&r)["status"], "closed");
     assert_eq!(data(&r)["is_open"], false);
-    let env_view = data(&app.get(&format!("/api/v1/environments/{env}"), &viewer).await);
+    let env_view = data(
+        &app.get(&format!("/api/v1/environments/{env}"), &viewer)
+            .await,
+    );
     assert_eq!(env_view["drift_status"], "DRIFT_DETECTED");
     assert_eq!(env_view["active_drift_incident_id"], Value::Null);
 
@@ -353,7 +394,10 @@ async fn drift_policies_per_tenant_and_per_environment() {
     let dev = app.key(&t, "developer").await;
 
     let r = app
-        .get(&format!("/api/v1/drift-policies?environment_id={env}"), &viewer)
+        .get(
+            &format!("/api/v1/drift-policies?environment_id={env}"),
+            &viewer,
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(data(&r)["policies"], json!([]));
@@ -386,7 +430,10 @@ async fn drift_policies_per_tenant_and_per_environment() {
     assert_eq!(data(&r)["severity_ttls"]["critical"], 4);
 
     let r = app
-        .get(&format!("/api/v1/drift-policies?environment_id={env}"), &viewer)
+        .get(
+            &format!("/api/v1/drift-policies?environment_id={env}"),
+            &viewer,
+        )
         .await;
     assert_eq!(data(&r)["effective"]["source"], "tenant");
     assert_eq!(data(&r)["effective"]["severity_ttls"]["low"], 48);
@@ -402,7 +449,10 @@ async fn drift_policies_per_tenant_and_per_environment() {
         assert_eq!(r.status, 200, "{}", r.text);
     }
     let r = app
-        .get(&format!("/api/v1/drift-policies?environment_id={env}"), &viewer)
+        .get(
+            &format!("/api/v1/drift-policies?environment_id={env}"),
+            &viewer,
+        )
         .await;
     let v = data(&r);
     assert_eq!(v["policies"].as_array().unwrap().len(), 2);
@@ -456,7 +506,11 @@ async fn reconcile_queues_a_job_when_the_state_allows_it() {
         .await
         .expect_error(409, "incident_transition_not_allowed");
     let r = app
-        .post(&path, &t.admin_key, json!({"resolution": "revert", "force": true}))
+        .post(
+            &path,
+            &t.admin_key,
+            json!({"resolution": "revert", "force": true}),
+        )
         .await;
     assert_eq!(r.status, 202, "{}", r.text);
     let job = data(&r);
@@ -602,7 +656,10 @@ async fn git_push_webhook_verifies_signatures_and_treats_the_payload_as_a_hint()
     let other = serde_json::to_vec(&json!({"ref": "refs/heads/feature"})).unwrap();
     let r = send(
         other.clone(),
-        vec![("X-Hub-Signature-256", sign_github(secret.as_bytes(), &other))],
+        vec![(
+            "X-Hub-Signature-256",
+            sign_github(secret.as_bytes(), &other),
+        )],
         url.clone(),
     )
     .await;

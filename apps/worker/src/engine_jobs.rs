@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use wfops_engine::jobs::{
-    DriftCheck, DriftReconcile, EnvironmentSync, OnboardingInventory, PromotionDeployment, Reconcile, RepositorySync,
-    SnapshotRestore,
+    DriftCheck, DriftReconcile, EnvironmentSync, OnboardingInventory, PromotionDeployment,
+    Reconcile, RepositorySync, SnapshotRestore,
 };
 use wfops_engine::EngineCtx;
 

@@ -227,8 +227,8 @@ pub fn compare(runtime: &[RuntimeWorkflow], git: &[GitWorkflow]) -> Comparison {
             git_hash: g.hash.as_ref().ok().cloned(),
         });
     }
-    c.tracked = tracked.len() as u64
-        + git.iter().filter(|g| g.canonical_id.is_none()).count() as u64;
+    c.tracked =
+        tracked.len() as u64 + git.iter().filter(|g| g.canonical_id.is_none()).count() as u64;
     c
 }
 
@@ -296,7 +296,13 @@ mod tests {
         let mut runtime: Vec<_> = ids
             .iter()
             .enumerate()
-            .map(|(i, id)| rt(&i.to_string(), RuntimeIdentity::Linked(*id), &format!("h{i}")))
+            .map(|(i, id)| {
+                rt(
+                    &i.to_string(),
+                    RuntimeIdentity::Linked(*id),
+                    &format!("h{i}"),
+                )
+            })
             .collect();
         runtime[3].hash = Ok("edited in prod".into());
         runtime.push(rt("extra", RuntimeIdentity::Untracked, "new"));
@@ -319,7 +325,10 @@ mod tests {
             &[rt("1", RuntimeIdentity::Untracked, "h1")],
             &[file("a.json", Some(a), "h1")],
         );
-        assert_eq!((c.in_sync, c.with_drift, c.not_in_git, c.missing_in_runtime), (1, 0, 0, 0));
+        assert_eq!(
+            (c.in_sync, c.with_drift, c.not_in_git, c.missing_in_runtime),
+            (1, 0, 0, 0)
+        );
         // the folder still makes the environment tracked: unlinking does not hide drift
         assert_eq!(c.tracked, 1);
     }
@@ -332,7 +341,10 @@ mod tests {
             &[file("a.json", Some(a), "h1")],
         );
         assert_eq!(c.tracked, 1);
-        assert_eq!((c.not_in_git, c.missing_in_runtime, c.with_drift), (1, 1, 1));
+        assert_eq!(
+            (c.not_in_git, c.missing_in_runtime, c.with_drift),
+            (1, 1, 1)
+        );
     }
 
     #[test]
@@ -343,7 +355,10 @@ mod tests {
             &[file("a.json", Some(a), "h1"), file("b.json", Some(b), "h2")],
         );
         assert_eq!((c.in_sync, c.with_drift, c.missing_in_runtime), (1, 1, 1));
-        assert_eq!(kinds(&c), vec![(DriftKind::MissingInRuntime, "b.json".into())]);
+        assert_eq!(
+            kinds(&c),
+            vec![(DriftKind::MissingInRuntime, "b.json".into())]
+        );
     }
 
     #[test]
@@ -388,6 +403,9 @@ mod tests {
         let c = compare(&runtime, &git);
         assert!(c.is_partial());
         assert_eq!(c.unreadable.len(), 2);
-        assert_eq!((c.in_sync, c.with_drift, c.not_in_git, c.missing_in_runtime), (0, 0, 0, 0));
+        assert_eq!(
+            (c.in_sync, c.with_drift, c.not_in_git, c.missing_in_runtime),
+            (0, 0, 0, 0)
+        );
     }
 }

@@ -153,7 +153,10 @@ mod tests {
     #[test]
     fn escalation_only_rises() {
         assert_eq!(L::None.next(L::Escalated), Some(L::Escalated));
-        assert_eq!(L::Escalated.next(L::CriticalOverdue), Some(L::CriticalOverdue));
+        assert_eq!(
+            L::Escalated.next(L::CriticalOverdue),
+            Some(L::CriticalOverdue)
+        );
         assert_eq!(L::None.next(L::CriticalOverdue), Some(L::CriticalOverdue));
         assert_eq!(L::Escalated.next(L::Escalated), None);
         assert_eq!(L::CriticalOverdue.next(L::None), None);

@@ -118,7 +118,10 @@ mod tests {
     fn long_keys_are_hashed_first() {
         // RFC 4231 test case 6: a 131-byte key
         let key = [0xaau8; 131];
-        let mac = hmac_sha256(&key, b"Test Using Larger Than Block-Size Key - Hash Key First");
+        let mac = hmac_sha256(
+            &key,
+            b"Test Using Larger Than Block-Size Key - Hash Key First",
+        );
         assert_eq!(
             hex::encode(mac),
             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
@@ -129,9 +132,17 @@ mod tests {
     fn github_signatures() {
         // GitHub's documented example
         let header = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
-        assert!(verify_github(b"It's a Secret to Everybody", b"Hello, World!", header));
+        assert!(verify_github(
+            b"It's a Secret to Everybody",
+            b"Hello, World!",
+            header
+        ));
         assert!(!verify_github(b"another secret", b"Hello, World!", header));
-        assert!(!verify_github(b"It's a Secret to Everybody", b"Hello, World?", header));
+        assert!(!verify_github(
+            b"It's a Secret to Everybody",
+            b"Hello, World?",
+            header
+        ));
         assert!(!verify_github(b"s", b"b", "sha1=00"));
         assert!(!verify_github(b"s", b"b", "sha256=zz"));
         assert!(verify_github(b"s", b"body", &sign_github(b"s", b"body")));

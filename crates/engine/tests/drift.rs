@@ -18,7 +18,7 @@ use wfops_drift::{EnvironmentDriftStatus as S, EscalationLevel, IncidentStatus, 
 use wfops_engine::drift::check::{self, CheckTrigger, DriftCheckReport};
 use wfops_engine::drift::incidents::{self, Action, IncidentDecision, LifecycleError};
 use wfops_engine::{env_sync, onboarding, Checkpoint, NoProgress};
-use wfops_fake_n8n::{Fault, FakeN8n, Route};
+use wfops_fake_n8n::{FakeN8n, Fault, Route};
 
 async fn run_check(h: &Harness, env: Uuid) -> DriftCheckReport {
     check::run(&h.ctx, h.tenant, env, CheckTrigger::Manual, &NoProgress)
@@ -126,7 +126,10 @@ async fn in_sync_after_onboarding_and_every_check_is_recorded() {
 
     let r = run_check(&h, env).await;
     assert_eq!(r.status, S::InSync, "{r:?}");
-    assert_eq!((r.runtime_workflows, r.git_workflows), (ids.len() as u64, 4));
+    assert_eq!(
+        (r.runtime_workflows, r.git_workflows),
+        (ids.len() as u64, 4)
+    );
     assert_eq!((r.in_sync, r.with_drift, r.not_in_git), (4, 0, 0));
     assert_eq!(r.reason, None);
     assert!(r.git_commit.is_some());
@@ -156,8 +159,10 @@ async fn extra_and_changed_workflows_open_an_incident_that_the_next_clean_check_
     fake.replace_content(&ids[1], &edited(&original), true)
         .unwrap();
     let extra = fake
-        .seed_workflow(&json!({"name": "Added in prod", "nodes": [], "connections": {},
-                               "settings": {}}))
+        .seed_workflow(
+            &json!({"name": "Added in prod", "nodes": [], "connections": {},
+                               "settings": {}}),
+        )
         .unwrap();
 
     let r = run_check(&h, env).await;
@@ -181,7 +186,10 @@ async fn extra_and_changed_workflows_open_an_incident_that_the_next_clean_check_
     let inc = incident(&h, r.incident_id.unwrap()).await;
     assert_eq!(inc.status, IncidentStatus::Detected);
     assert_eq!(inc.severity, Severity::Medium);
-    assert_eq!(inc.expires_at.unwrap() - inc.detected_at, Duration::hours(72));
+    assert_eq!(
+        inc.expires_at.unwrap() - inc.detected_at,
+        Duration::hours(72)
+    );
     assert_eq!(inc.affected_workflows.as_array().unwrap().len(), 2);
     let snapshot = inc.drift_snapshot.clone().unwrap();
     assert_eq!(snapshot["change_summary"]["affected"], 2);
@@ -195,7 +203,10 @@ async fn extra_and_changed_workflows_open_an_incident_that_the_next_clean_check_
     assert_eq!(again.incident, IncidentDecision::KeptOpen);
     assert_eq!(again.incident_id, Some(inc.id));
     let same = incident(&h, inc.id).await;
-    assert_eq!(same.drift_snapshot, inc.drift_snapshot, "the snapshot is immutable");
+    assert_eq!(
+        same.drift_snapshot, inc.drift_snapshot,
+        "the snapshot is immutable"
+    );
 
     // production back to Git's content: the next check closes the incident
     fake.replace_content(&ids[1], &original, true).unwrap();
@@ -255,7 +266,10 @@ async fn unknown_error_and_untracked_are_distinct_and_carry_their_reason() {
     );
     let row = h.environment_row(env).await;
     assert_eq!(row.drift_status, S::Unknown);
-    assert!(row.last_drift_check_at.is_some(), "checked, even unconfigured");
+    assert!(
+        row.last_drift_check_at.is_some(),
+        "checked, even unconfigured"
+    );
 
     // a repository, but n8n refuses: ERROR naming n8n, never IN_SYNC
     let dir = tempfile::tempdir().unwrap();
@@ -281,11 +295,15 @@ async fn unknown_error_and_untracked_are_distinct_and_carry_their_reason() {
     fake.clear_faults();
 
     // a branch that does not exist: ERROR naming Git
-    h.set_git(env, &file_url(&remote), "no-such-branch", None).await;
+    h.set_git(env, &file_url(&remote), "no-such-branch", None)
+        .await;
     let r = run_check(&h, env).await;
     assert_eq!(r.status, S::Error);
     assert!(
-        r.reason.as_deref().unwrap().contains("Git could not be read"),
+        r.reason
+            .as_deref()
+            .unwrap()
+            .contains("Git could not be read"),
         "{r:?}"
     );
 
@@ -314,7 +332,11 @@ async fn unlinking_every_workflow_does_not_hide_drift() {
         .await
         .unwrap();
     let r = run_check(&h, env).await;
-    assert_eq!(r.status, S::InSync, "untracked copies of Git content: {r:?}");
+    assert_eq!(
+        r.status,
+        S::InSync,
+        "untracked copies of Git content: {r:?}"
+    );
     let doc = fake.workflow(&ids[0]).unwrap().unwrap();
     fake.replace_content(&ids[0], &edited(&doc), true).unwrap();
     let r = run_check(&h, env).await;
@@ -429,8 +451,14 @@ async fn lifecycle_steps_move_the_environment_status_and_closed_is_final() {
     .await
     .unwrap();
     assert_eq!(inc.severity, Severity::Critical);
-    assert_eq!(inc.expires_at.unwrap() - inc.detected_at, Duration::hours(24));
-    assert_eq!(inc.summary.as_ref().unwrap()["severity_override"]["from"], "low");
+    assert_eq!(
+        inc.expires_at.unwrap() - inc.detected_at,
+        Duration::hours(24)
+    );
+    assert_eq!(
+        inc.summary.as_ref().unwrap()["severity_override"]["from"],
+        "low"
+    );
 
     let inc = apply(&h, id, Action::Close { reason: None }, false)
         .await
@@ -458,9 +486,14 @@ async fn lifecycle_steps_move_the_environment_status_and_closed_is_final() {
             "{err:?}"
         );
     }
-    let err = apply(&h, Uuid::new_v4(), Action::Acknowledge { note: None }, false)
-        .await
-        .unwrap_err();
+    let err = apply(
+        &h,
+        Uuid::new_v4(),
+        Action::Acknowledge { note: None },
+        false,
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, LifecycleError::NotFound(_)));
 }
 
@@ -490,8 +523,14 @@ async fn escalation_at_a_quarter_and_three_quarters_of_the_ttl() {
         .is_empty());
     let e = tick(inc.detected_at + ttl / 4).await;
     assert_eq!(e.len(), 1);
-    assert_eq!((e[0].from, e[0].to), (EscalationLevel::None, EscalationLevel::Escalated));
-    assert!(tick(inc.detected_at + ttl / 2).await.is_empty(), "once per level");
+    assert_eq!(
+        (e[0].from, e[0].to),
+        (EscalationLevel::None, EscalationLevel::Escalated)
+    );
+    assert!(
+        tick(inc.detected_at + ttl / 2).await.is_empty(),
+        "once per level"
+    );
     let e = tick(inc.detected_at + ttl * 3 / 4).await;
     assert_eq!(e[0].to, EscalationLevel::CriticalOverdue);
     // past the TTL it stays open and overdue: never closed behind anyone's back
@@ -523,7 +562,10 @@ async fn retention_purges_payloads_of_old_closed_incidents_only() {
     let (old, a) = seed("closed", Some(100));
     let (recent, b) = seed("closed", Some(10));
     let (open, c) = seed("acknowledged", None);
-    h.test_db.admin_execute(&format!("{a}{b}{c}")).await.unwrap();
+    h.test_db
+        .admin_execute(&format!("{a}{b}{c}"))
+        .await
+        .unwrap();
 
     let purge = || {
         let db = h.ctx.db.clone();
@@ -570,8 +612,10 @@ async fn walkthrough_revert_restores_production_from_git_and_the_check_closes_th
     fake.replace_content(&ids[2], &edited(&original), true)
         .unwrap();
     let extra = fake
-        .seed_workflow(&json!({"name": "Hotfix only in prod", "nodes": [], "connections": {},
-                               "settings": {}}))
+        .seed_workflow(
+            &json!({"name": "Hotfix only in prod", "nodes": [], "connections": {},
+                               "settings": {}}),
+        )
         .unwrap();
     let r = run_check(&h, env).await;
     assert_eq!((r.with_drift, r.not_in_git), (1, 1));

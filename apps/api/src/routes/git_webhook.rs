@@ -97,14 +97,16 @@ pub async fn rotate_secret(
             .scope_boxed()
         })
         .await?;
-    Ok(HttpResponse::Created().json(Envelope::new(WebhookSecretView {
-        secret,
-        url: format!("/api/v1/webhooks/git/{tenant_id}/{env}"),
-        signature_headers: vec![
-            "X-Hub-Signature-256".into(),
-            "X-WorkflowOps-Signature".into(),
-        ],
-    })))
+    Ok(
+        HttpResponse::Created().json(Envelope::new(WebhookSecretView {
+            secret,
+            url: format!("/api/v1/webhooks/git/{tenant_id}/{env}"),
+            signature_headers: vec![
+                "X-Hub-Signature-256".into(),
+                "X-WorkflowOps-Signature".into(),
+            ],
+        })),
+    )
 }
 
 fn refused() -> ApiError {

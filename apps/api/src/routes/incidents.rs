@@ -409,7 +409,10 @@ pub async fn list(
         })
         .await
         .map_err(ApiError::from)?;
-    let data = rows.into_iter().map(|i| IncidentView::new(i, now)).collect();
+    let data = rows
+        .into_iter()
+        .map(|i| IncidentView::new(i, now))
+        .collect();
     Ok(HttpResponse::Ok().json(Paginated::new(data, page, total)))
 }
 
@@ -509,7 +512,10 @@ fn optional_text(field: &str, raw: Option<&str>, max: usize) -> Result<Option<St
 #[serde(deny_unknown_fields)]
 pub struct AcknowledgeRequest {
     /// What the team knows so far.
-    #[schema(max_length = 2000, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
+    #[schema(
+        max_length = 2000,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub note: Option<String>,
     /// An admin's override of the state machine (any move out of an open state).
     #[serde(default)]
@@ -557,12 +563,18 @@ pub async fn acknowledge(
 #[serde(deny_unknown_fields)]
 pub struct StabilizeRequest {
     /// Why the drift is there and what will be done.
-    #[schema(max_length = 2000, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
+    #[schema(
+        max_length = 2000,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub reason: String,
     /// The user who owns the follow-up.
     pub owner_user_id: Option<Uuid>,
     /// An external ticket (e.g. `OPS-42`).
-    #[schema(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub ticket_ref: Option<String>,
     #[serde(default)]
     pub force: bool,
@@ -613,7 +625,10 @@ pub async fn stabilize(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloseRequest {
-    #[schema(max_length = 2000, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
+    #[schema(
+        max_length = 2000,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub reason: Option<String>,
     #[serde(default)]
     pub force: bool,
@@ -665,7 +680,10 @@ pub struct ExtendTtlRequest {
     /// Hours added to the current expiry (from now when it has passed).
     #[schema(minimum = 1, maximum = 720)]
     pub hours: u32,
-    #[schema(max_length = 2000, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
+    #[schema(
+        max_length = 2000,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub reason: Option<String>,
 }
 

@@ -193,7 +193,13 @@ mod tests {
             DriftDetection::from_config(&config).interval(),
             Duration::from_secs(300)
         );
-        assert_eq!(DriftTtl::from_config(&config).interval(), Duration::from_secs(60));
-        assert_eq!(DriftDetection::from_config(&config).name(), "drift_detection");
+        assert_eq!(
+            DriftTtl::from_config(&config).interval(),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            DriftDetection::from_config(&config).name(),
+            "drift_detection"
+        );
     }
 }

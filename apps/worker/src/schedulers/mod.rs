@@ -7,7 +7,5 @@ mod drift;
 mod retention;
 
 pub use canonical_sync::{CanonicalSync, CanonicalSyncReport};
-pub use drift::{
-    scheduled_for, DriftDetection, DriftDetectionReport, DriftTtl, DriftTtlReport,
-};
+pub use drift::{scheduled_for, DriftDetection, DriftDetectionReport, DriftTtl, DriftTtlReport};
 pub use retention::RetentionCleanup;

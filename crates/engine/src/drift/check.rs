@@ -16,8 +16,8 @@ use wfops_db::drift::{self as db, EnvironmentDriftWrite, NewCheck};
 use wfops_db::{canonical as canonical_db, git_state, Conn, ScopedFutureExt};
 use wfops_diff::ContentHasher;
 use wfops_drift::{
-    compare, AffectedWorkflow, Comparison, DriftCheckOutcome, EnvironmentDriftStatus,
-    GitWorkflow, RuntimeIdentity, RuntimeWorkflow, Unreadable,
+    compare, AffectedWorkflow, Comparison, DriftCheckOutcome, EnvironmentDriftStatus, GitWorkflow,
+    RuntimeIdentity, RuntimeWorkflow, Unreadable,
 };
 use wfops_n8n::{list_all_workflows, ListWorkflows, RemoteWorkflow};
 
@@ -186,7 +186,7 @@ pub(crate) enum Read {
     NotConfigured(String),
     /// n8n or Git could not be read; the reason says which.
     Failed(String),
-    Read(Box<Sides>),
+    Both(Box<Sides>),
 }
 
 /// Reads both sides and compares them. Only a database failure is an error here; every
@@ -207,7 +207,7 @@ async fn observe(
             })
         }
         Read::Failed(reason) => return Ok(failed(reason)),
-        Read::Read(sides) => sides,
+        Read::Both(sides) => sides,
     };
     let Sides {
         comparison, commit, ..
@@ -355,7 +355,7 @@ pub(crate) async fn read_sides(
     })
     .await
     .map_err(|e| EngineError::Internal(format!("the comparison task failed: {e}")))?;
-    Ok(Read::Read(Box::new(sides)))
+    Ok(Read::Both(Box::new(sides)))
 }
 
 /// The runtime's workflows, hashed on all cores.
@@ -435,9 +435,7 @@ async fn record(
         now,
     )
     .await?;
-    let status = observed
-        .outcome
-        .environment_status(decided.open_status);
+    let status = observed.outcome.environment_status(decided.open_status);
     let affected_count = observed.outcome.affected_count();
     let counts = json!({
         "runtime_workflows": c.runtime_workflows,

@@ -488,8 +488,7 @@ pub async fn refresh_environment(conn: &mut Conn, environment_id: Uuid) -> Resul
                 .unwrap_or(EnvironmentDriftStatus::Unknown)
         }
     };
-    db::set_environment_incident_status(conn, environment_id, status, open.map(|i| i.id))
-        .await?;
+    db::set_environment_incident_status(conn, environment_id, status, open.map(|i| i.id)).await?;
     Ok(())
 }
 
@@ -562,7 +561,10 @@ pub async fn purge_closed_payloads(conn: &mut Conn, now: DateTime<Utc>) -> Resul
         .unwrap_or_else(|| EffectivePolicy::defaults().closed_incident_retention_days);
     let own: Vec<(Uuid, i32)> = policies
         .iter()
-        .filter_map(|p| p.environment_id.map(|e| (e, p.closed_incident_retention_days)))
+        .filter_map(|p| {
+            p.environment_id
+                .map(|e| (e, p.closed_incident_retention_days))
+        })
         .collect();
     let mut purged = Vec::new();
     for (env, days) in &own {

@@ -94,10 +94,18 @@ pub async fn run(
     let (actions, snapshot) = match resolution {
         Resolution::Revert => revert(ctx, tenant_id, env_id, progress).await?,
     };
-    let report = check::run(ctx, tenant_id, env_id, CheckTrigger::Reconciliation, progress).await?;
+    let report = check::run(
+        ctx,
+        tenant_id,
+        env_id,
+        CheckTrigger::Reconciliation,
+        progress,
+    )
+    .await?;
     let drift_gone = matches!(
         report.check_status,
-        wfops_drift::EnvironmentDriftStatus::InSync | wfops_drift::EnvironmentDriftStatus::Untracked
+        wfops_drift::EnvironmentDriftStatus::InSync
+            | wfops_drift::EnvironmentDriftStatus::Untracked
     );
     let artifact = json!({
         "resolution": resolution.as_str(),
@@ -169,7 +177,7 @@ pub async fn revert(
 ) -> Result<(Vec<RevertAction>, Value)> {
     let env = load_environment(ctx, tenant_id, environment_id).await?;
     let sides: Sides = match read_sides(ctx, tenant_id, &env, progress).await? {
-        Read::Read(s) => *s,
+        Read::Both(s) => *s,
         Read::NotConfigured(reason) | Read::Failed(reason) => {
             return Err(EngineError::EnvironmentConfig {
                 environment: env.row.name.clone(),

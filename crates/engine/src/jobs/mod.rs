@@ -33,8 +33,9 @@ use crate::context::{Checkpoint, Progress};
 use crate::error::Result;
 
 pub use types::{
-    reconcile_lock_key, DriftCheck, DriftReconcile, EnvironmentPayload, EnvironmentSync, OnboardingInventory,
-    PromotionDeployment, Reconcile, ReconcilePayload, RepositorySync, SnapshotRestore,
+    reconcile_lock_key, DriftCheck, DriftReconcile, EnvironmentPayload, EnvironmentSync,
+    OnboardingInventory, PromotionDeployment, Reconcile, ReconcilePayload, RepositorySync,
+    SnapshotRestore,
 };
 
 pub const ENVIRONMENT_SYNC: &str = EnvironmentSync::JOB_TYPE;
