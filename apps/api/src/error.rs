@@ -56,6 +56,7 @@ error_codes! {
     TokenExpired = "token_expired", UNAUTHORIZED, "AuthenticationError";
     InvalidCredentials = "invalid_credentials", UNAUTHORIZED, "AuthenticationError";
     InsufficientRole = "insufficient_role", FORBIDDEN, "AuthorizationError";
+    InvalidWebhookSignature = "invalid_webhook_signature", UNAUTHORIZED, "AuthenticationError";
     PlatformAdminRequired = "platform_admin_required", FORBIDDEN, "AuthorizationError";
     SessionRequired = "session_required", FORBIDDEN, "AuthorizationError";
     SelfApprovalForbidden = "self_approval_forbidden", FORBIDDEN, "AuthorizationError";
@@ -75,6 +76,7 @@ error_codes! {
     CanonicalWorkflowNotFound = "canonical_workflow_not_found", NOT_FOUND, "NotFoundError";
     WorkflowVersionNotFound = "workflow_version_not_found", NOT_FOUND, "NotFoundError";
     JobNotFound = "job_not_found", NOT_FOUND, "NotFoundError";
+    IncidentNotFound = "incident_not_found", NOT_FOUND, "NotFoundError";
     ApiKeyNotFound = "api_key_not_found", NOT_FOUND, "NotFoundError";
     ResourceNotFound = "resource_not_found", NOT_FOUND, "NotFoundError";
     PromotionNotFound = "promotion_not_found", NOT_FOUND, "NotFoundError";
@@ -116,6 +118,8 @@ error_codes! {
     DeploymentAlreadyActive = "deployment_already_active", CONFLICT, "StateError";
     DeploymentFinished = "deployment_finished", CONFLICT, "StateError";
     RestoreNotPendingApproval = "restore_not_pending_approval", CONFLICT, "StateError";
+    IncidentTransitionNotAllowed = "incident_transition_not_allowed", CONFLICT, "StateError";
+    IncidentFinal = "incident_final", CONFLICT, "StateError";
     // conflicts with existing records
     EnvironmentNameTaken = "environment_name_taken", CONFLICT, "ConflictError";
     TenantSlugTaken = "tenant_slug_taken", CONFLICT, "ConflictError";

@@ -254,6 +254,55 @@ pub fn route_table() -> Vec<(&'static str, Vec<(Method, MakeRoute)>)> {
             "/api/v1/sse/deployments/{deployment_id}",
             vec![route!(GET, sse::deployment_stream)],
         ),
+        (
+            "/api/v1/incidents/check-drift",
+            vec![route!(POST, incidents::check_drift)],
+        ),
+        (
+            "/api/v1/incidents/checks",
+            vec![route!(GET, incidents::checks)],
+        ),
+        ("/api/v1/incidents", vec![route!(GET, incidents::list)]),
+        ("/api/v1/incidents/{id}", vec![route!(GET, incidents::get)]),
+        (
+            "/api/v1/incidents/{id}/acknowledge",
+            vec![route!(POST, incidents::acknowledge)],
+        ),
+        (
+            "/api/v1/incidents/{id}/stabilize",
+            vec![route!(POST, incidents::stabilize)],
+        ),
+        (
+            "/api/v1/incidents/{id}/close",
+            vec![route!(POST, incidents::close)],
+        ),
+        (
+            "/api/v1/incidents/{id}/reconcile",
+            vec![route!(POST, incidents::reconcile)],
+        ),
+        (
+            "/api/v1/incidents/{id}/extend-ttl",
+            vec![route!(POST, incidents::extend_ttl)],
+        ),
+        (
+            "/api/v1/incidents/{id}/severity",
+            vec![route!(POST, incidents::set_severity)],
+        ),
+        (
+            "/api/v1/environments/{id}/git-webhook/secret",
+            vec![route!(POST, git_webhook::rotate_secret)],
+        ),
+        (
+            "/api/v1/webhooks/git/{tenant_id}/{environment_id}",
+            vec![route!(POST, git_webhook::receive)],
+        ),
+        (
+            "/api/v1/drift-policies",
+            vec![
+                route!(GET, incidents::policies),
+                route!(PUT, incidents::put_policy),
+            ],
+        ),
         ("/api/v1/jobs", vec![route!(GET, jobs::list)]),
         ("/api/v1/jobs/{id}", vec![route!(GET, jobs::get)]),
         (

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use wfops_config::{Config, DatabaseSource, LogFormat};
 
 use wfops_engine::EngineCtx;
-use wfops_worker::schedulers::{CanonicalSync, DeploymentScheduler, RetentionCleanup};
+use wfops_worker::schedulers::{
+    CanonicalSync, DeploymentScheduler, DriftDetection, DriftTtl, RetentionCleanup,
+};
 use wfops_worker::{
     cleanup_stale_deployments, default_worker_name, register_engine_jobs, shutdown_signal, Error,
     Registry, Worker, WorkerOptions,
@@ -77,7 +79,9 @@ async fn run(mut config: Config) -> Result<(), Error> {
     let worker = Worker::new(db, registry, options)
         .with_scheduler(RetentionCleanup::from_config(&config))
         .with_scheduler(CanonicalSync::from_config(&config))
-        .with_scheduler(DeploymentScheduler::from_config(&config));
+        .with_scheduler(DeploymentScheduler::from_config(&config))
+        .with_scheduler(DriftDetection::from_config(&config))
+        .with_scheduler(DriftTtl::from_config(&config));
 
     let summary = worker.run(shutdown_signal()?).await?;
     tracing::info!(?summary, "wfops-worker exiting");

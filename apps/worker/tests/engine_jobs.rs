@@ -19,7 +19,7 @@ use wfops_db::ScopedFutureExt;
 use wfops_engine::jobs::{ENVIRONMENT_SYNC, REPOSITORY_SYNC};
 use wfops_engine::EngineCtx;
 use wfops_fake_n8n::{FakeN8n, Fault, Route};
-use wfops_worker::schedulers::CanonicalSync;
+use wfops_worker::schedulers::{CanonicalSync, DriftDetection};
 use wfops_worker::{register_engine_jobs, Registry, SchedulerContext, Worker};
 
 fn engine(f: &Fixture) -> EngineCtx {
@@ -318,4 +318,66 @@ async fn the_canonical_sync_scheduler_enqueues_once_per_environment() {
     let theirs_jobs = jobs_of(&f, other, ENVIRONMENT_SYNC).await;
     assert_eq!(theirs_jobs.len(), 1);
     assert_eq!(theirs_jobs[0].environment_id, Some(theirs));
+}
+
+#[tokio::test]
+async fn the_drift_scheduler_checks_non_dev_environments_with_git_once_at_a_time() {
+    let f = fixture().await;
+    let ctx = engine(&f);
+    let fake = FakeN8n::start().unwrap();
+    // names that say the opposite of the class: the class decides, never the name
+    let prod = environment(
+        &f,
+        &ctx,
+        f.tenant,
+        "dev-mirror",
+        &fake,
+        Some("file:///tmp/r.git"),
+    )
+    .await;
+    let dev = environment(
+        &f,
+        &ctx,
+        f.tenant,
+        "production",
+        &fake,
+        Some("file:///tmp/r.git"),
+    )
+    .await;
+    let no_git = environment(&f, &ctx, f.tenant, "staging", &fake, None).await;
+    f.test_db
+        .admin_execute(&format!(
+            "UPDATE environments SET environment_class = 'production' WHERE id = '{prod}';
+             UPDATE environments SET environment_class = 'staging' WHERE id = '{no_git}'"
+        ))
+        .await
+        .unwrap();
+    let scheduler = DriftDetection {
+        interval: Duration::from_secs(300),
+    };
+    let sctx = SchedulerContext {
+        db: f.db.clone(),
+        worker: Arc::from("scheduler-test"),
+    };
+    let first = scheduler.run_once(&sctx).await.unwrap();
+    assert_eq!(
+        (
+            first.environments,
+            first.queued,
+            first.skipped_dev,
+            first.skipped_no_git
+        ),
+        (3, 1, 1, 1),
+        "{first:?}"
+    );
+    // the check is still pending: another worker's tick adds nothing
+    let second = scheduler.run_once(&sctx).await.unwrap();
+    assert_eq!((second.queued, second.already_pending), (0, 1));
+
+    let checks = jobs_of(&f, f.tenant, wfops_engine::jobs::DRIFT_CHECK).await;
+    assert_eq!(checks.len(), 1);
+    assert_eq!(checks[0].environment_id, Some(prod));
+    assert_eq!(checks[0].lock_key, Some(format!("env:{prod}")));
+    assert_eq!(checks[0].payload["check_type"], "scheduled");
+    assert_ne!(checks[0].environment_id, Some(dev));
 }

@@ -15,7 +15,7 @@ use diesel::pg::{Pg, PgValue};
 use diesel::sql_types::{Nullable, Text};
 use wfops_canonical::{MappingStatus, Provider};
 use wfops_diff::DiffStatus;
-use wfops_drift::EnvironmentDriftStatus;
+use wfops_drift::{EnvironmentDriftStatus, EscalationLevel, IncidentStatus, Severity};
 use wfops_promotion::{
     DeploymentStatus, EnvironmentClass, PromotionStatus, RollbackOutcome, SnapshotKind,
     WorkflowAction,
@@ -65,6 +65,18 @@ impl StoredAsText for RollbackOutcome {
 
 impl StoredAsText for EnvironmentDriftStatus {
     const WHAT: &'static str = "an environment drift status";
+}
+
+impl StoredAsText for IncidentStatus {
+    const WHAT: &'static str = "an incident status";
+}
+
+impl StoredAsText for Severity {
+    const WHAT: &'static str = "an incident severity";
+}
+
+impl StoredAsText for EscalationLevel {
+    const WHAT: &'static str = "an escalation level";
 }
 
 /// A `text` column parsed into `T`.
@@ -132,7 +144,10 @@ unwrap_into!(
     DeploymentStatus,
     SnapshotKind,
     WorkflowAction,
-    RollbackOutcome
+    RollbackOutcome,
+    IncidentStatus,
+    Severity,
+    EscalationLevel
 );
 
 /// Parses a status that a query read as plain text (an aggregate's group key, say), with the

@@ -47,6 +47,11 @@ pub struct Environment {
     pub active_drift_incident_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Why the environment has its drift status (the last check's error, "Git is not
+    /// configured", a partial read); `None` when the last check saw everything.
+    pub drift_status_reason: Option<String>,
+    /// What the last drift check counted.
+    pub drift_summary: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -212,6 +217,7 @@ pub async fn archive(conn: &mut Conn, id: Uuid) -> Result<Archived, Error> {
             environments::deleted_at.eq(Some(now)),
             environments::api_key_encrypted.eq(None::<String>),
             environments::git_token_encrypted.eq(None::<String>),
+            environments::git_webhook_secret_encrypted.eq(None::<String>),
             environments::updated_at.eq(now),
         ))
         .execute(conn)

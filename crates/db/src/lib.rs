@@ -29,6 +29,7 @@ pub mod scheduler;
 // sync, repository, reconciliation, read models
 pub mod canonical; // canonical_workflows
 pub mod diff_state; // workflow_diff_state
+pub mod drift; // drift checks, incidents, policies
 pub mod git_state; // canonical_workflow_git_state
 pub mod hash_registry; // workflow_hash_registry
 pub mod notify; // LISTEN/NOTIFY for SSE

@@ -195,6 +195,12 @@ diesel::table! {
         check_duration_ms -> Int8,
         error_message -> Nullable<Text>,
         checked_at -> Timestamptz,
+        status -> Text,
+        workflows_missing_in_runtime -> Int4,
+        workflows_untracked -> Int4,
+        partial -> Bool,
+        incident_id -> Nullable<Uuid>,
+        details -> Nullable<Jsonb>,
     }
 }
 
@@ -297,6 +303,9 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         deleted_at -> Nullable<Timestamptz>,
+        drift_status_reason -> Nullable<Text>,
+        drift_summary -> Nullable<Jsonb>,
+        git_webhook_secret_encrypted -> Nullable<Text>,
     }
 }
 

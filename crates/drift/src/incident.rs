@@ -1,4 +1,8 @@
 use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+use crate::status::ParseError;
 
 /// Drift incident lifecycle (docs/drift.md#incidents).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -24,7 +28,49 @@ pub enum TransitionError {
     Final(IncidentStatus),
 }
 
+impl fmt::Display for IncidentStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for IncidentStatus {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| ParseError(s.to_owned()))
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Severity {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| ParseError(s.to_owned()))
+    }
+}
+
 impl IncidentStatus {
+    pub const ALL: [IncidentStatus; 7] = [
+        Self::Detected,
+        Self::Acknowledged,
+        Self::Stabilized,
+        Self::Reconciled,
+        Self::Closed,
+        Self::Expired,
+        Self::Cancelled,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Detected => "detected",
@@ -88,6 +134,8 @@ pub enum Severity {
 }
 
 impl Severity {
+    pub const ALL: [Severity; 4] = [Self::Low, Self::Medium, Self::High, Self::Critical];
+
     pub fn for_affected(count: u64) -> Self {
         match count {
             10.. => Self::Critical,
@@ -159,6 +207,18 @@ mod tests {
             Err(TransitionError::Final(Expired))
         );
         assert!(Detected.transition(Detected, true).is_err());
+    }
+
+    #[test]
+    fn spellings_round_trip() {
+        for s in ALL {
+            assert_eq!(s.as_str().parse::<IncidentStatus>(), Ok(s));
+        }
+        for s in Severity::ALL {
+            assert_eq!(s.as_str().parse::<Severity>(), Ok(s));
+        }
+        assert!("Detected".parse::<IncidentStatus>().is_err());
+        assert!("urgent".parse::<Severity>().is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod context;
+pub mod drift;
 pub mod env_sync;
 pub mod error;
 mod git_files;

@@ -230,6 +230,13 @@ pub struct EnvironmentView {
     /// IN_SYNC, DRIFT_DETECTED, UNTRACKED, DRIFT_INCIDENT_ACTIVE, DRIFT_INCIDENT_ACKNOWLEDGED,
     /// UNKNOWN or ERROR.
     pub drift_status: String,
+    /// Why the environment has this drift status: the last check's error (`ERROR`), what is
+    /// missing (`UNKNOWN`), or which workflows could not be read; `null` when the last check
+    /// saw everything.
+    pub drift_status_reason: Option<String>,
+    /// What the last drift check counted (`counts`, `check_status`, `git_commit`, …).
+    #[schema(value_type = Option<Object>)]
+    pub drift_summary: Option<serde_json::Value>,
     pub last_heartbeat_at: Option<DateTime<Utc>>,
     pub last_sync_at: Option<DateTime<Utc>>,
     pub last_drift_check_at: Option<DateTime<Utc>>,
@@ -254,6 +261,8 @@ impl From<Environment> for EnvironmentView {
             git_folder: e.git_folder,
             has_git_token: e.git_token_encrypted.is_some(),
             drift_status: e.drift_status.as_str().to_string(),
+            drift_status_reason: e.drift_status_reason,
+            drift_summary: e.drift_summary,
             last_heartbeat_at: e.last_heartbeat_at,
             last_sync_at: e.last_sync_at,
             last_drift_check_at: e.last_drift_check_at,

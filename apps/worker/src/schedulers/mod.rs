@@ -4,8 +4,10 @@
 
 mod canonical_sync;
 mod deployments;
+mod drift;
 mod retention;
 
 pub use canonical_sync::{CanonicalSync, CanonicalSyncReport};
 pub use deployments::{DeploymentScheduler, DeploymentSchedulerReport};
+pub use drift::{scheduled_for, DriftDetection, DriftDetectionReport, DriftTtl, DriftTtlReport};
 pub use retention::RetentionCleanup;

@@ -39,6 +39,8 @@ pub struct RetentionReport {
     pub jobs: usize,
     pub job_events: usize,
     pub audit_logs: usize,
+    /// Closed drift incidents whose snapshot was purged.
+    pub incident_payloads: usize,
 }
 
 impl RetentionCleanup {
@@ -59,6 +61,7 @@ impl std::ops::AddAssign for RetentionReport {
         self.jobs += o.jobs;
         self.job_events += o.job_events;
         self.audit_logs += o.audit_logs;
+        self.incident_payloads += o.incident_payloads;
     }
 }
 
@@ -73,12 +76,18 @@ impl TenantTick for RetentionCleanup {
         let purged = jobs::purge_before(conn, now - to_chrono(self.job_retention)).await?;
         let audit_logs =
             audit::purge_before(conn, now - to_chrono(self.audit_log_retention)).await?;
+        // closed drift incidents lose their payload after their policy's retention
+        let incident_payloads = wfops_engine::drift::incidents::purge_closed_payloads(conn, now)
+            .await
+            .map_err(|e| Error::Tick(e.to_string()))?
+            .len();
         // `tenants` is filled in by run_once, from the sweep
         Ok(RetentionReport {
             tenants: 0,
             jobs: purged.jobs,
             job_events: purged.events,
             audit_logs,
+            incident_payloads,
         })
     }
 }

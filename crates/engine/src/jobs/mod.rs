@@ -16,8 +16,11 @@
 //! | `reconcile` | `{}` | `reconcile:<tenant_id>` | 10 min |
 //! | `promotion_deployment` | `{"deployment_id": uuid, "target_environment_id": uuid}` | `env:<target>` | 60 min |
 //! | `snapshot_restore` | `{"snapshot_id": uuid, "environment_id": uuid}` | `env:<id>` | 60 min |
+//! | `drift_reconcile` | `{"incident_id": uuid, "environment_id": uuid, "resolution": "revert", "requested_by": uuid?}` | `env:<id>` | 30 min |
+//! | `drift_check` | `{"environment_id": uuid, "check_type": "scheduled"\|"manual"\|"webhook"\|"reconciliation"}` | `env:<id>` | 10 min |
 //!
-//! The last two never coalesce with a pending job ([`BackgroundJob::COALESCE_PENDING`]).
+//! `promotion_deployment` and `snapshot_restore` never coalesce with a pending job
+//! ([`BackgroundJob::COALESCE_PENDING`]).
 
 mod types;
 
@@ -33,8 +36,9 @@ use crate::context::{Checkpoint, Progress};
 use crate::error::Result;
 
 pub use types::{
-    reconcile_lock_key, EnvironmentPayload, EnvironmentSync, OnboardingInventory,
-    PromotionDeployment, Reconcile, ReconcilePayload, RepositorySync, SnapshotRestore,
+    reconcile_lock_key, DriftCheck, DriftReconcile, EnvironmentPayload, EnvironmentSync,
+    OnboardingInventory, PromotionDeployment, Reconcile, ReconcilePayload, RepositorySync,
+    SnapshotRestore,
 };
 
 pub const ENVIRONMENT_SYNC: &str = EnvironmentSync::JOB_TYPE;
@@ -43,15 +47,19 @@ pub const ONBOARDING_INVENTORY: &str = OnboardingInventory::JOB_TYPE;
 pub const RECONCILE: &str = Reconcile::JOB_TYPE;
 pub const PROMOTION_DEPLOYMENT: &str = PromotionDeployment::JOB_TYPE;
 pub const SNAPSHOT_RESTORE: &str = SnapshotRestore::JOB_TYPE;
+pub const DRIFT_CHECK: &str = DriftCheck::JOB_TYPE;
+pub const DRIFT_RECONCILE: &str = DriftReconcile::JOB_TYPE;
 
 /// Every job type the engine runs.
-pub const JOB_TYPES: [&str; 6] = [
+pub const JOB_TYPES: [&str; 8] = [
     ENVIRONMENT_SYNC,
     REPOSITORY_SYNC,
     ONBOARDING_INVENTORY,
     RECONCILE,
     PROMOTION_DEPLOYMENT,
     SNAPSHOT_RESTORE,
+    DRIFT_CHECK,
+    DRIFT_RECONCILE,
 ];
 
 /// One type of background job. The value is the payload.
@@ -213,7 +221,7 @@ mod tests {
         assert_eq!(row.lock_key, Some(format!("reconcile:{tenant}")));
         assert_eq!(row.environment_id, None);
         assert_eq!(row.resource_type, None);
-        assert_eq!(JOB_TYPES.len(), 6);
+        assert_eq!(JOB_TYPES.len(), 8);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{BackgroundJob, JobRun};
 use crate::error::Result;
-use crate::{env_sync, onboarding, promotion, reconcile, repo_sync, EngineCtx};
+use crate::{drift, env_sync, onboarding, promotion, reconcile, repo_sync, EngineCtx};
 
 const MINUTE: u64 = 60;
 
@@ -175,5 +175,74 @@ impl BackgroundJob for SnapshotRestore {
 
     async fn run(&self, ctx: &EngineCtx, job: &JobRun<'_>) -> Result<Self::Report> {
         promotion::restore_snapshot(ctx, job.tenant_id, self.snapshot_id, job.progress).await
+    }
+}
+
+/// `drift_check`: compares an environment's n8n with its Git folder and records the outcome
+/// (docs/drift.md#drift-checks). Holds the environment's lock, so one check per environment
+/// runs at a time across workers, and never beside a sync of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DriftCheck {
+    pub environment_id: Uuid,
+    pub check_type: drift::CheckTrigger,
+}
+
+#[async_trait::async_trait]
+impl BackgroundJob for DriftCheck {
+    const JOB_TYPE: &'static str = "drift_check";
+    const DEADLINE: Duration = Duration::from_secs(10 * MINUTE);
+    type Context = EngineCtx;
+    type Report = drift::DriftCheckReport;
+
+    fn environment_id(&self) -> Option<Uuid> {
+        Some(self.environment_id)
+    }
+
+    async fn run(&self, ctx: &EngineCtx, job: &JobRun<'_>) -> Result<Self::Report> {
+        drift::check::run(
+            ctx,
+            job.tenant_id,
+            self.environment_id,
+            self.check_type,
+            job.progress,
+        )
+        .await
+    }
+}
+
+/// `drift_reconcile`: resolves a drift incident (a revert of the runtime from Git), then runs
+/// the follow-up drift check (docs/drift.md#reconciliation). Holds the environment's lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DriftReconcile {
+    pub incident_id: Uuid,
+    pub environment_id: Uuid,
+    pub resolution: drift::Resolution,
+    /// The user who asked (`None`: an API key).
+    pub requested_by: Option<Uuid>,
+}
+
+#[async_trait::async_trait]
+impl BackgroundJob for DriftReconcile {
+    const JOB_TYPE: &'static str = "drift_reconcile";
+    const DEADLINE: Duration = Duration::from_secs(30 * MINUTE);
+    type Context = EngineCtx;
+    type Report = drift::ReconciliationReport;
+
+    fn environment_id(&self) -> Option<Uuid> {
+        Some(self.environment_id)
+    }
+
+    async fn run(&self, ctx: &EngineCtx, job: &JobRun<'_>) -> Result<Self::Report> {
+        drift::reconcile::run(
+            ctx,
+            job.tenant_id,
+            self.incident_id,
+            self.resolution,
+            self.requested_by,
+            job.progress,
+        )
+        .await
     }
 }
