@@ -220,8 +220,14 @@ async fn run() {
             .db
             .tenant_tx(tenant.tenant_id, |conn| {
                 async move {
-                    wfops_db::views::environment_columns(conn).await?;
-                    wfops_db::views::matrix(conn, &filter, offset, limit).await
+                    let columns = wfops_db::views::environment_columns(conn).await?;
+                    let stages = wfops_db::views::active_stages(conn).await?;
+                    let feeds: Vec<(uuid::Uuid, uuid::Uuid)> =
+                        wfops_db::views::feeding_stages(stages, &columns)
+                            .into_values()
+                            .map(|s| (s.target_environment_id, s.source_environment_id))
+                            .collect();
+                    wfops_db::views::matrix(conn, &filter, offset, limit, &feeds).await
                 }
                 .scope_boxed()
             })
