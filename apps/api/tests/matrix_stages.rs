@@ -65,9 +65,40 @@ async fn a_production_hotfix_shows_target_hotfix_against_the_stage_that_feeds_pr
     let h_orig = wfops_diff::content_hash_value(&original).unwrap().to_hex();
     let h_fix = wfops_diff::content_hash_value(&hotfix).unwrap().to_hex();
     let order = seed::canonical(db, t.id, "order-sync", "Order sync", 0, false).await;
-    seed::mapping(db, t.id, dev, "d1", Some(order), "linked", "Order sync", Some(&h_orig), Some(&original)).await;
-    seed::mapping(db, t.id, prod, "p1", Some(order), "linked", "Order sync", Some(&h_fix), Some(&hotfix)).await;
-    seed::git_state(db, t.id, order, dev, "workflows/dev/order-sync.json", &h_orig, Some(&original)).await;
+    seed::mapping(
+        db,
+        t.id,
+        dev,
+        "d1",
+        Some(order),
+        "linked",
+        "Order sync",
+        Some(&h_orig),
+        Some(&original),
+    )
+    .await;
+    seed::mapping(
+        db,
+        t.id,
+        prod,
+        "p1",
+        Some(order),
+        "linked",
+        "Order sync",
+        Some(&h_fix),
+        Some(&hotfix),
+    )
+    .await;
+    seed::git_state(
+        db,
+        t.id,
+        order,
+        dev,
+        "workflows/dev/order-sync.json",
+        &h_orig,
+        Some(&original),
+    )
+    .await;
     reconcile(&app, t.id).await;
 
     // Without a pipeline the cells have no stage; production against its empty folder says
@@ -79,8 +110,17 @@ async fn a_production_hotfix_shows_target_hotfix_against_the_stage_that_feeds_pr
 
     // dev → staging → production: production is fed from staging, which lacks the workflow;
     // the stage that feeds staging is dev's.
-    let p = pipeline(&app, t.id, "main", true,
-        json!([stage("to staging", dev, staging), stage("to production", staging, prod)])).await;
+    let p = pipeline(
+        &app,
+        t.id,
+        "main",
+        true,
+        json!([
+            stage("to staging", dev, staging),
+            stage("to production", staging, prod)
+        ]),
+    )
+    .await;
     let c = cells(&app, &viewer).await;
     assert!(c[0]["stage"].is_null(), "nothing feeds dev");
     assert_eq!(
@@ -90,43 +130,83 @@ async fn a_production_hotfix_shows_target_hotfix_against_the_stage_that_feeds_pr
         "promoting would add it to staging, whose cell exists for that alone"
     );
     assert_eq!(c[1]["mapping_status"], Value::Null);
-    assert_eq!(c[2]["stage"]["source_environment_id"], staging.to_string().as_str());
+    assert_eq!(
+        c[2]["stage"]["source_environment_id"],
+        staging.to_string().as_str()
+    );
     assert_eq!(c[2]["stage"]["diff_status"], "target_only");
 
     // A pipeline straight from dev to production (older pipelines take precedence, so make
     // it the only active one): the hotfix shows against its source.
     app.test_db
-        .admin_execute(&format!("update pipelines set is_active = false where id = '{p}'"))
+        .admin_execute(&format!(
+            "update pipelines set is_active = false where id = '{p}'"
+        ))
         .await
         .unwrap();
-    let direct = pipeline(&app, t.id, "direct", true, json!([stage("ship", dev, prod)])).await;
+    let direct = pipeline(
+        &app,
+        t.id,
+        "direct",
+        true,
+        json!([stage("ship", dev, prod)]),
+    )
+    .await;
     let c = cells(&app, &viewer).await;
-    assert!(c[1]["stage"].is_null(), "an inactive pipeline feeds nothing");
+    assert!(
+        c[1]["stage"].is_null(),
+        "an inactive pipeline feeds nothing"
+    );
     assert_eq!(
         c[2]["stage"],
         json!({"pipeline_id": direct, "name": "ship", "source_environment_id": dev,
                "diff_status": "target_hotfix"})
     );
-    assert_eq!(c[2]["diff_status"], "target_only", "the Git column is unchanged");
+    assert_eq!(
+        c[2]["diff_status"], "target_only",
+        "the Git column is unchanged"
+    );
 
     // A stage against promotion order (production back into dev) has no status until
     // reconciliation computes the pair the stage names.
-    pipeline(&app, t.id, "backport", true, json!([stage("back", prod, dev)])).await;
+    pipeline(
+        &app,
+        t.id,
+        "backport",
+        true,
+        json!([stage("back", prod, dev)]),
+    )
+    .await;
     let c = cells(&app, &viewer).await;
     assert_eq!(c[0]["stage"]["name"], "back");
     assert_eq!(c[0]["stage"]["diff_status"], Value::Null);
     let report = reconcile(&app, t.id).await;
     let c = cells(&app, &viewer).await;
-    let status = c[0]["stage"]["diff_status"].as_str().expect("computed now").to_owned();
+    let status = c[0]["stage"]["diff_status"]
+        .as_str()
+        .expect("computed now")
+        .to_owned();
     assert!(report.by_status.contains_key(&status), "{report:?}");
     assert_ne!(status, "unchanged", "production differs from dev");
 
     // the document describes the stage object
     let doc = app.get("/api/v1/openapi.json", &viewer).await.json();
     let schemas = &doc["components"]["schemas"];
-    assert!(schemas["MatrixCellView"]["properties"]["stage"].is_object(), "{}", schemas["MatrixCellView"]);
+    assert!(
+        schemas["MatrixCellView"]["properties"]["stage"].is_object(),
+        "{}",
+        schemas["MatrixCellView"]
+    );
     let stage_schema = &schemas["MatrixStageStatus"];
-    for f in ["pipeline_id", "name", "source_environment_id", "diff_status"] {
-        assert!(stage_schema["properties"][f].is_object(), "{f}: {stage_schema}");
+    for f in [
+        "pipeline_id",
+        "name",
+        "source_environment_id",
+        "diff_status",
+    ] {
+        assert!(
+            stage_schema["properties"][f].is_object(),
+            "{f}: {stage_schema}"
+        );
     }
 }

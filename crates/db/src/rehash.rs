@@ -178,7 +178,11 @@ pub async fn rules_version(conn: &mut Conn) -> Result<i32, Error> {
 }
 
 /// Records that the tenant's stored hashes follow `version`.
-pub async fn set_rules_version(conn: &mut Conn, tenant_id: Uuid, version: i32) -> Result<(), Error> {
+pub async fn set_rules_version(
+    conn: &mut Conn,
+    tenant_id: Uuid,
+    version: i32,
+) -> Result<(), Error> {
     diesel::sql_query(
         "INSERT INTO hash_rules_state (tenant_id, version, updated_at) VALUES ($1, $2, now())
          ON CONFLICT (tenant_id) DO UPDATE SET version = excluded.version, updated_at = now()",

@@ -112,8 +112,8 @@ pub async fn active_stages(conn: &mut Conn) -> Result<Vec<ActiveStage>, Error> {
     .await?;
     let mut out = Vec::new();
     for row in rows {
-        let stages: Vec<wfops_promotion::Stage> = serde_json::from_value(row.stages)
-            .map_err(|e| {
+        let stages: Vec<wfops_promotion::Stage> =
+            serde_json::from_value(row.stages).map_err(|e| {
                 Error::Unreadable(format!("pipeline {} holds invalid stages: {e}", row.id))
             })?;
         out.extend(stages.into_iter().map(|s| ActiveStage {

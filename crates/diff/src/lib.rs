@@ -11,8 +11,8 @@ mod status;
 
 pub use changes::{
     diff_workflows, diff_workflows_resolving, normalized_value, normalized_value_resolving,
-    ChangeKind, Connection, ConnectionChanges, FieldChange,
-    NodeChanges, NodeModification, NodeRef, NodeRename, NonContentChange, WorkflowDiff,
+    ChangeKind, Connection, ConnectionChanges, FieldChange, NodeChanges, NodeModification, NodeRef,
+    NodeRename, NonContentChange, WorkflowDiff,
 };
 pub use error::DiffError;
 pub use hash::{

@@ -49,11 +49,19 @@ fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
 
 /// Each instance's ids of the three callees, mapped to their canonical ids.
 fn dev() -> HashMap<String, String> {
-    map(&[("devEnrich", "C-enrich"), ("devNotify", "C-notify"), ("devLookup", "C-lookup")])
+    map(&[
+        ("devEnrich", "C-enrich"),
+        ("devNotify", "C-notify"),
+        ("devLookup", "C-lookup"),
+    ])
 }
 
 fn prod() -> HashMap<String, String> {
-    map(&[("prdEnrich", "C-enrich"), ("prdNotify", "C-notify"), ("prdLookup", "C-lookup")])
+    map(&[
+        ("prdEnrich", "C-enrich"),
+        ("prdNotify", "C-notify"),
+        ("prdLookup", "C-lookup"),
+    ])
 }
 
 /// The caller as a promotion writes it into production: every id rewritten to production's id
@@ -83,7 +91,10 @@ fn a_promoted_copy_with_rewritten_ids_hashes_equal_and_diffs_as_unchanged() {
     let hb = content_hash_value_resolving(&b, &resolver(&prod)).unwrap();
     assert_eq!(ha, hb);
     // without resolution the raw ids differ, and so do the hashes
-    assert_ne!(content_hash_value(&a).unwrap(), content_hash_value(&b).unwrap());
+    assert_ne!(
+        content_hash_value(&a).unwrap(),
+        content_hash_value(&b).unwrap()
+    );
 
     let d = diff_workflows_resolving(&a, &b, &resolver(&dev), &resolver(&prod)).unwrap();
     assert!(!d.content_changed, "{d:#?}");
@@ -101,8 +112,7 @@ fn calling_another_canonical_workflow_is_a_content_change() {
     let ha = content_hash_value_resolving(&dev_caller(), &resolver(&dev)).unwrap();
     let hb = content_hash_value_resolving(&b, &resolver(&prod)).unwrap();
     assert_ne!(ha, hb);
-    let d = diff_workflows_resolving(&dev_caller(), &b, &resolver(&dev), &resolver(&prod))
-        .unwrap();
+    let d = diff_workflows_resolving(&dev_caller(), &b, &resolver(&dev), &resolver(&prod)).unwrap();
     assert!(d.content_changed);
     assert_eq!(d.nodes.modified.len(), 1, "{d:#?}");
     let m = &d.nodes.modified[0];
@@ -124,7 +134,11 @@ fn an_unresolved_reference_hashes_as_its_id_and_never_like_a_resolved_one() {
     let none = content_hash_value_resolving(&a, &|_| None).unwrap();
     assert_ne!(full, partial);
     assert_ne!(partial, none);
-    assert_eq!(none, content_hash_value(&a).unwrap(), "no resolver = nothing resolves");
+    assert_eq!(
+        none,
+        content_hash_value(&a).unwrap(),
+        "no resolver = nothing resolves"
+    );
     // a resolver that answers the id itself still differs from leaving it unresolved
     let identity = content_hash_value_resolving(&a, &|id| Some(id.to_owned())).unwrap();
     assert_ne!(identity, none);
@@ -161,7 +175,10 @@ fn the_normalized_form_names_the_canonical_workflow_and_drops_locator_caches() {
         json!({"__rl": true, "mode": "list", "value": {"canonical": "C-enrich"}})
     );
     assert_eq!(by_name("Notify"), json!({"canonical": "C-notify"}));
-    assert_eq!(by_name("Lookup"), json!({"__rl": true, "value": {"canonical": "C-lookup"}}));
+    assert_eq!(
+        by_name("Lookup"),
+        json!({"__rl": true, "value": {"canonical": "C-lookup"}})
+    );
     // an expression is not a reference: kept as written
     assert_eq!(
         by_name("Self"),
@@ -177,11 +194,17 @@ fn the_cached_name_and_url_of_a_reference_are_not_content() {
     let mut b = dev_caller();
     b["nodes"][1]["parameters"]["workflowId"]["cachedResultName"] = json!("Renamed");
     b["nodes"][1]["parameters"]["workflowId"]["cachedResultUrl"] = json!("/workflow/x");
-    assert_eq!(content_hash_value(&a).unwrap(), content_hash_value(&b).unwrap());
+    assert_eq!(
+        content_hash_value(&a).unwrap(),
+        content_hash_value(&b).unwrap()
+    );
     // but on a locator that holds an expression they are kept as written
     let mut c = dev_caller();
     c["nodes"][4]["parameters"]["workflowId"]["cachedResultName"] = json!("Renamed");
-    assert_ne!(content_hash_value(&a).unwrap(), content_hash_value(&c).unwrap());
+    assert_ne!(
+        content_hash_value(&a).unwrap(),
+        content_hash_value(&c).unwrap()
+    );
 }
 
 #[test]
@@ -206,7 +229,10 @@ fn fixtures_agree_with_the_reference_and_documents_without_references_are_unchan
             assert_ne!(fast, plain, "{name}: its references were not resolved");
         }
     }
-    assert!(with_refs >= 10, "only {with_refs} fixtures call a sub-workflow");
+    assert!(
+        with_refs >= 10,
+        "only {with_refs} fixtures call a sub-workflow"
+    );
 }
 
 #[test]
@@ -216,5 +242,8 @@ fn diff_without_resolvers_still_sees_the_raw_id() {
     b["nodes"][2]["parameters"]["workflowId"] = json!("devOther");
     let d = diff_workflows(&a, &b).unwrap();
     assert!(d.content_changed);
-    assert_eq!(d.nodes.modified[0].changes[0].path, "/parameters/workflowId");
+    assert_eq!(
+        d.nodes.modified[0].changes[0].path,
+        "/parameters/workflowId"
+    );
 }

@@ -24,11 +24,11 @@ use wfops_db::{hash_registry, ScopedFutureExt};
 use wfops_diff::{ContentHash, ContentHasher};
 use wfops_n8n::{ListWorkflows, Page, ProviderError, RemoteWorkflow, WorkflowProvider};
 
-use crate::references::{load_resolver, Resolver};
 use crate::context::{load_environment, Checkpoint, EngineCtx, Progress};
 use crate::error::{EngineError, Result};
 use crate::linking::{auto_link, LinkBlocked, LinkCandidate};
 use crate::reconcile::{self, ReconcileReport};
+use crate::references::{load_resolver, Resolver};
 
 /// At most this many entries are listed in `errors` and `link_blocked`; the counts are exact.
 pub const MAX_LISTED: usize = 100;

@@ -104,11 +104,14 @@ mod tests {
             "name": " ", "nodes": [], "connections": {}
         }))
         .unwrap();
-        let parsed = parse_files(vec![
-            file("workflows/dev/order-sync.json", &bytes),
-            file("workflows/dev/Unnamed One.json", &unnamed),
-            file("workflows/dev/bad.json", b"{\"name\": 1,"),
-        ], &|_| None);
+        let parsed = parse_files(
+            vec![
+                file("workflows/dev/order-sync.json", &bytes),
+                file("workflows/dev/Unnamed One.json", &unnamed),
+                file("workflows/dev/bad.json", b"{\"name\": 1,"),
+            ],
+            &|_| None,
+        );
         assert_eq!(parsed[0].stem, "order-sync");
         let w = parsed[0].parsed.as_ref().unwrap();
         assert_eq!(w.name, "Order Sync");

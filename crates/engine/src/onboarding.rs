@@ -35,10 +35,10 @@ use wfops_git::{Author, CommitSha, FileChange};
 use crate::context::{load_environment, EngineCtx, Progress};
 use crate::error::{EngineError, Result};
 use crate::git_files::{parse_files, parse_workflow, Workflow};
-use crate::references::load_resolver;
 use crate::git_targets::GitTarget;
 use crate::linking::register_hashes;
 use crate::reconcile::{self, ReconcileReport};
+use crate::references::load_resolver;
 
 /// How long each preflight check may take. A host that does not answer must not hold the
 /// request that asked for the preflight.

@@ -416,6 +416,35 @@ mod tests {
     }
 
     #[test]
+    fn stage_pairs_against_promotion_order_are_computed_with_the_source_folder() {
+        let (dev, prod) = (env("dev", "dev"), env("prod", "production"));
+        let c = Uuid::new_v4();
+        let inputs = ReconcileInputs {
+            environments: vec![dev.clone(), prod.clone()],
+            canonical_ids: vec![c],
+            mappings: vec![
+                mapping(c, dev.id, &h('a'), "2024-01-01T00:00:00Z"),
+                mapping(c, prod.id, &h('b'), "2024-01-03T00:00:00Z"),
+            ],
+            git_states: vec![git_state(c, prod.id, &h('a'), "2024-01-02T00:00:00Z")],
+        };
+        // class order alone: dev → prod only
+        let plain = compute(&inputs);
+        assert!(find(&plain, prod.id, Some(dev.id)).is_none());
+        // a back-port stage prod → dev, and a stage class order already pairs (no duplicate)
+        let staged = compute_with_stages(&inputs, &[(prod.id, dev.id), (dev.id, prod.id)]);
+        assert_eq!(staged.rows.len(), plain.rows.len() + 1);
+        let back = find(&staged, prod.id, Some(dev.id)).unwrap();
+        // production changed after its folder's commit, dev still holds the committed content
+        assert_eq!(back.diff_status, DiffStatus::Modified);
+        assert_eq!(back.git_content_hash.as_deref(), Some(h('a').as_str()));
+        assert_eq!(back.source_content_hash.as_deref(), Some(h('b').as_str()));
+        // a stage naming an unknown (archived) environment adds nothing
+        let unknown = compute_with_stages(&inputs, &[(Uuid::new_v4(), dev.id)]);
+        assert_eq!(unknown.rows, plain.rows);
+    }
+
+    #[test]
     fn absent_missing_and_unparseable_sides() {
         let (dev, prod) = (env("dev", "dev"), env("prod", "production"));
         let c = Uuid::new_v4();

@@ -113,7 +113,8 @@ pub async fn converge(conn: &mut Conn, tenant_id: Uuid) -> Result<ConvergeReport
     let mut touched_envs = HashSet::new();
     for d in &env_docs {
         // a document that no longer hashes keeps its stored state; the next sync records why
-        let Ok(hash) = hasher.hash_value_resolving(&d.workflow_data, &resolver.for_env(d.environment_id))
+        let Ok(hash) =
+            hasher.hash_value_resolving(&d.workflow_data, &resolver.for_env(d.environment_id))
         else {
             continue;
         };
@@ -181,4 +182,33 @@ pub async fn converge(conn: &mut Conn, tenant_id: Uuid) -> Result<ConvergeReport
         tracing::info!(%tenant_id, ?report, "stored hashes converged");
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sql_filter_names_every_caller_type() {
+        for t in wfops_diff::references::CALLER_TYPES {
+            assert!(
+                rehash::CALLER_FILTER.contains(&format!("\"{t}\"")),
+                "{t} is missing from the filter"
+            );
+        }
+    }
+
+    #[test]
+    fn resolution_is_per_environment() {
+        let (dev, prod, c) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let r = Resolver::from_mappings([(dev, "abc".to_owned(), c)]);
+        assert_eq!(r.resolve(dev, "abc"), Some(c.to_string()));
+        assert_eq!(r.for_env(dev)("abc"), Some(c.to_string()));
+        assert_eq!(
+            r.resolve(prod, "abc"),
+            None,
+            "ids mean nothing in another instance"
+        );
+        assert_eq!(r.resolve(dev, "xyz"), None);
+    }
 }

@@ -30,10 +30,10 @@ use wfops_git::CommitSha;
 use crate::context::{load_environment, EngineCtx, Progress};
 use crate::error::{EngineError, Result};
 use crate::git_files::{parse_files, ParsedFile, Workflow};
-use crate::references::load_resolver;
 use crate::git_targets::GitTarget;
 use crate::linking::{self, register_hashes, LinkBlocked, LinkOutcome};
 use crate::reconcile::{self, ReconcileReport};
+use crate::references::load_resolver;
 
 /// What a repository sync did.
 #[derive(Debug, Clone, PartialEq, Serialize)]

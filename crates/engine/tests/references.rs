@@ -70,11 +70,13 @@ async fn a_caller_synced_before_its_callee_is_linked_converges_to_the_promoted_h
         .to_hex();
     let raw_hash = wfops_diff::content_hash_value(&dev_doc).unwrap().to_hex();
     assert_ne!(caller_hash, raw_hash);
-    assert_eq!(rows[&dev_caller].env_content_hash.as_deref(), Some(caller_hash.as_str()));
+    assert_eq!(
+        rows[&dev_caller].env_content_hash.as_deref(),
+        Some(caller_hash.as_str())
+    );
 
     // The caller is onboarded in turn: registered under its resolved hash and payload.
-    let payload =
-        wfops_diff::normalized_value_resolving(&dev_doc, &resolved.for_env(dev)).unwrap();
+    let payload = wfops_diff::normalized_value_resolving(&dev_doc, &resolved.for_env(dev)).unwrap();
     let caller_canonical = h
         .register_canonical_with_payload("orders", &caller_hash, payload)
         .await;
@@ -90,7 +92,11 @@ async fn a_caller_synced_before_its_callee_is_linked_converges_to_the_promoted_h
     let report = sync(&h, prod).await;
     let rows = h.mapping_map(prod).await;
     assert_eq!(rows[&prod_callee].canonical_id, Some(callee_canonical));
-    assert_eq!(rows[&prod_caller].status, MappingStatus::Linked, "{report:?}");
+    assert_eq!(
+        rows[&prod_caller].status,
+        MappingStatus::Linked,
+        "{report:?}"
+    );
     assert_eq!(rows[&prod_caller].canonical_id, Some(caller_canonical));
     assert_eq!(
         rows[&prod_caller].env_content_hash.as_deref(),
@@ -108,17 +114,23 @@ async fn a_caller_synced_before_its_callee_is_linked_converges_to_the_promoted_h
     assert_eq!(again.reconcile.unwrap().converged.env_rehashed, 0);
 
     // Production's caller now calls another workflow: a content change against dev.
-    let other = prod_fake.seed_workflow(&json!({"name": "Other", "connections": {},
+    let other = prod_fake
+        .seed_workflow(&json!({"name": "Other", "connections": {},
         "nodes": [{"name": "S", "type": "n8n-nodes-base.manualTrigger", "parameters": {}}]}))
         .unwrap();
-    let other_canonical = h.register_canonical("other", &prod_fake.workflow(&other).unwrap().unwrap()).await;
+    let other_canonical = h
+        .register_canonical("other", &prod_fake.workflow(&other).unwrap().unwrap())
+        .await;
     prod_fake
         .replace_content(&prod_caller, &caller(&other), true)
         .unwrap();
     let report = sync(&h, prod).await;
     let rows = h.mapping_map(prod).await;
     assert_eq!(rows[&other].canonical_id, Some(other_canonical));
-    assert_ne!(rows[&prod_caller].env_content_hash.as_deref(), Some(caller_hash.as_str()));
+    assert_ne!(
+        rows[&prod_caller].env_content_hash.as_deref(),
+        Some(caller_hash.as_str())
+    );
     let rec = report.reconcile.unwrap();
     assert_eq!(rec.by_status.get("unchanged"), Some(&1), "{rec:?}");
 }
@@ -141,7 +153,9 @@ async fn reconciliation_re_hashes_stored_documents_when_the_hash_rules_version_i
         }
     };
     assert_eq!(version(&h).await, wfops_diff::HASH_RULES_VERSION);
-    let good = h.mapping_map(env).await[&caller_id].env_content_hash.clone();
+    let good = h.mapping_map(env).await[&caller_id]
+        .env_content_hash
+        .clone();
 
     // A tenant from before versioning: no version row, and hashes by the old rules (the
     // locator's cached name and URL were hashed). Stand in for them with a stale value.
@@ -162,7 +176,10 @@ async fn reconciliation_re_hashes_stored_documents_when_the_hash_rules_version_i
     let callee_hash = wfops_diff::content_hash_value(&fake.workflow(&callee_id).unwrap().unwrap())
         .unwrap()
         .to_hex();
-    assert_eq!(rows[&callee_id].env_content_hash.as_deref(), Some(callee_hash.as_str()));
+    assert_eq!(
+        rows[&callee_id].env_content_hash.as_deref(),
+        Some(callee_hash.as_str())
+    );
     assert_eq!(version(&h).await, wfops_diff::HASH_RULES_VERSION);
     // once current, a reconciliation re-hashes only what references resolve through
     let report = reconcile::run(&h.ctx, tenant).await.unwrap();

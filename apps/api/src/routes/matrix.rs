@@ -9,9 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use wfops_db::views::{
-    self, ActiveStage, EnvironmentColumn, MatrixCell, MatrixFilter, MatrixSort,
-};
+use wfops_db::views::{self, ActiveStage, EnvironmentColumn, MatrixCell, MatrixFilter, MatrixSort};
 use wfops_db::ScopedFutureExt;
 use wfops_tenancy::Role;
 
