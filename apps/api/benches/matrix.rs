@@ -105,6 +105,8 @@ async fn run() {
         envs.push(seed::environment(&test_db, tenant.tenant_id, name, class, name).await);
     }
     seed::bulk(&test_db, tenant.tenant_id, &envs, workflows).await;
+    // a pipeline through the four environments: every cell but dev's carries a stage status
+    seed::pipeline_chain(&test_db, tenant.tenant_id, &envs).await;
     // a second tenant of the same size: RLS must keep the first one's pages as fast
     let other = test_db.create_tenant("other").await.expect("tenant");
     let mut other_envs = Vec::new();
