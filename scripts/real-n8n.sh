@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# Starts and stops the two real n8n instances the end-to-end tests run against: `dev` and
-# `prod`, on loopback, with the shared tool ../shared/tools/n8n-real/n8n-real (which installs
+# Starts and stops the three real n8n instances the end-to-end tests run against: `dev` and
+# `prod`, shared by every test (each owns only what it creates), and `scratch`, which one test
+# may empty or restore wholesale (a snapshot restore deletes what was created after the
+# snapshot, so it must never run where other tests' workflows live); on loopback, with the shared tool ../shared/tools/n8n-real/n8n-real (which installs
 # n8n on first use: a few minutes and ~2 GB).
 #
 #   scripts/real-n8n.sh start    start both (or reuse running ones) and print shell lines:
 #                                export N8N_DEV_URL=… N8N_DEV_API_KEY=… N8N_DEV_VERSION=…
 #                                export N8N_PROD_URL=… N8N_PROD_API_KEY=… N8N_PROD_VERSION=…
+#                                export N8N_SCRATCH_URL=… N8N_SCRATCH_API_KEY=… N8N_SCRATCH_VERSION=…
 #                                so that `eval "$(scripts/real-n8n.sh start)"` sets them
-#   scripts/real-n8n.sh stop     stop both instances (the tool's Postgres keeps running)
+#   scripts/real-n8n.sh stop     stop the instances (the tool's Postgres keeps running)
 #   scripts/real-n8n.sh status   the tool's list of running instances
 #
-# Environment: N8N_DEV_PORT (5678), N8N_PROD_PORT (5679), N8N_REAL_TOOL (path of the tool),
+# Environment: N8N_DEV_PORT (5678), N8N_PROD_PORT (5679), N8N_SCRATCH_PORT (5680),
+# N8N_REAL_TOOL (path of the tool),
 # and the tool's own N8N_REAL_VERSION / N8N_REAL_STATE / N8N_REAL_PG_PORT.
 # Progress goes to stderr; stdout carries only the export lines.
 set -euo pipefail
@@ -19,6 +23,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOOL=${N8N_REAL_TOOL:-$here/../../shared/tools/n8n-real/n8n-real}
 DEV_PORT=${N8N_DEV_PORT:-5678}
 PROD_PORT=${N8N_PROD_PORT:-5679}
+SCRATCH_PORT=${N8N_SCRATCH_PORT:-5680}
 
 die() { echo "real-n8n.sh: $*" >&2; exit 1; }
 
@@ -51,10 +56,12 @@ case ${1:-} in
   start)
     start_one dev "$DEV_PORT"
     start_one prod "$PROD_PORT"
+    start_one scratch "$SCRATCH_PORT"
     ;;
   stop)
     "$TOOL" stop dev
     "$TOOL" stop prod
+    "$TOOL" stop scratch
     ;;
   status)
     "$TOOL" status

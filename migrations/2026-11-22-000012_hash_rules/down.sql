@@ -1,1 +1,3 @@
+DROP INDEX canonical_workflow_git_state_callers_idx;
+DROP INDEX workflow_env_map_callers_idx;
 DROP TABLE hash_rules_state;

@@ -15,3 +15,11 @@ CREATE TRIGGER hash_rules_state_touch_updated_at BEFORE UPDATE ON hash_rules_sta
     FOR EACH ROW EXECUTE FUNCTION wfops_touch_updated_at();
 
 GRANT SELECT, INSERT, UPDATE ON hash_rules_state TO wfops_app;
+
+-- Reconciliation re-hashes the stored documents that call another workflow by id (their hash
+-- depends on the mappings): these partial indexes find them without reading every document.
+-- The predicate is written out exactly as `wfops_db::rehash::CALLER_FILTER` sends it.
+CREATE INDEX workflow_env_map_callers_idx ON workflow_env_map (tenant_id)
+    WHERE workflow_data @? '$.nodes[*] ? (@.type == "n8n-nodes-base.executeWorkflow" || @.type == "@n8n/n8n-nodes-langchain.toolWorkflow")';
+CREATE INDEX canonical_workflow_git_state_callers_idx ON canonical_workflow_git_state (tenant_id)
+    WHERE git_workflow_data @? '$.nodes[*] ? (@.type == "n8n-nodes-base.executeWorkflow" || @.type == "@n8n/n8n-nodes-langchain.toolWorkflow")';

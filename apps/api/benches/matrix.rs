@@ -105,6 +105,8 @@ async fn run() {
         envs.push(seed::environment(&test_db, tenant.tenant_id, name, class, name).await);
     }
     seed::bulk(&test_db, tenant.tenant_id, &envs, workflows).await;
+    // a pipeline through the four environments: every cell but dev's carries a stage status
+    seed::pipeline_chain(&test_db, tenant.tenant_id, &envs).await;
     // a second tenant of the same size: RLS must keep the first one's pages as fast
     let other = test_db.create_tenant("other").await.expect("tenant");
     let mut other_envs = Vec::new();
@@ -220,8 +222,14 @@ async fn run() {
             .db
             .tenant_tx(tenant.tenant_id, |conn| {
                 async move {
-                    wfops_db::views::environment_columns(conn).await?;
-                    wfops_db::views::matrix(conn, &filter, offset, limit).await
+                    let columns = wfops_db::views::environment_columns(conn).await?;
+                    let stages = wfops_db::views::active_stages(conn).await?;
+                    let feeds: Vec<(uuid::Uuid, uuid::Uuid)> =
+                        wfops_db::views::feeding_stages(stages, &columns)
+                            .into_values()
+                            .map(|s| (s.target_environment_id, s.source_environment_id))
+                            .collect();
+                    wfops_db::views::matrix(conn, &filter, offset, limit, &feeds).await
                 }
                 .scope_boxed()
             })

@@ -14,7 +14,7 @@ use chrono::Utc;
 use common::{spawn_app, Response, Tenant, TestApp};
 use serde_json::{json, Value};
 use uuid::Uuid;
-use wfops_db::{jobs, promotions, ScopedFutureExt};
+use wfops_db::{jobs, ScopedFutureExt};
 
 struct Setup {
     tenant: Tenant,
@@ -33,6 +33,17 @@ async fn setup(app: &TestApp, name: &str) -> Setup {
             .admin_execute(&format!(
                 "insert into canonical_workflows (id, tenant_id, canonical_slug, name)
                  values ('{id}', '{}', 'wf-{i}', 'Workflow {i}')",
+                tenant.id
+            ))
+            .await
+            .unwrap();
+        // linked in dev, as a promotion's pre-flight requires of what it selects
+        app.test_db
+            .admin_execute(&format!(
+                "insert into workflow_env_map (tenant_id, canonical_id, environment_id,
+                     n8n_workflow_id, status, workflow_name, workflow_data)
+                 values ('{}', '{id}', '{dev}', 'n8n-{i}', 'linked', 'Workflow {i}',
+                     '{{\"name\": \"Workflow {i}\", \"nodes\": [], \"connections\": {{}}}}'::jsonb)",
                 tenant.id
             ))
             .await
@@ -161,7 +172,8 @@ async fn cancel_in_each_state() {
         let tenant = s.tenant.id;
         async move {
             db.tenant_tx(tenant, |conn| {
-                async move { promotions::cancel_requested(conn, id).await }.scope_boxed()
+                async move { wfops_db::promotion_run::cancel_requested(conn, id).await }
+                    .scope_boxed()
             })
             .await
             .unwrap()

@@ -34,6 +34,17 @@ async fn setup(app: &TestApp, name: &str) -> Setup {
             ))
             .await
             .unwrap();
+        // linked in dev, as a promotion's pre-flight requires of what it selects
+        app.test_db
+            .admin_execute(&format!(
+                "insert into workflow_env_map (tenant_id, canonical_id, environment_id,
+                     n8n_workflow_id, status, workflow_name, workflow_data)
+                 values ('{}', '{id}', '{dev}', 'n8n-{i}', 'linked', 'Workflow {i}',
+                     '{{\"name\": \"Workflow {i}\", \"nodes\": [], \"connections\": {{}}}}'::jsonb)",
+                tenant.id
+            ))
+            .await
+            .unwrap();
     }
     Setup {
         tenant,
@@ -361,7 +372,7 @@ async fn every_refusal_has_its_code_and_records_nothing() {
         (
             with(&|b| b["target_environment_id"] = json!(s.dev)),
             422,
-            "validation_failed",
+            "same_source_and_target",
         ),
         (
             with(&|b| b["pipeline_id"] = json!(unknown)),
@@ -371,7 +382,7 @@ async fn every_refusal_has_its_code_and_records_nothing() {
         (
             with(&|b| b["workflow_ids"] = json!([unknown])),
             404,
-            "canonical_workflow_not_found",
+            "workflows_not_in_source",
         ),
         (
             with(&|b| b["workflow_ids"] = json!([])),
@@ -423,14 +434,17 @@ async fn every_refusal_has_its_code_and_records_nothing() {
         with(&|b| b["workflow_ids"] = json!([s.workflows[0], unknown])),
     )
     .await;
-    r.expect_error(404, "canonical_workflow_not_found");
-    assert_eq!(r.json()["error"]["details"]["missing"], json!([unknown]));
+    r.expect_error(404, "workflows_not_in_source");
+    assert_eq!(
+        r.json()["error"]["details"]["workflow_ids"],
+        json!([unknown])
+    );
 
     // pipelines: switched off, or without the stage
     let off = pipeline(&app, &s, false, false).await;
     create(&app, &admin, None, with(&|b| b["pipeline_id"] = json!(off)))
         .await
-        .expect_error(409, "pipeline_inactive");
+        .expect_error(422, "pipeline_inactive");
     let on = pipeline(&app, &s, false, true).await;
     create(
         &app,
@@ -443,7 +457,7 @@ async fn every_refusal_has_its_code_and_records_nothing() {
         }),
     )
     .await
-    .expect_error(422, "pipeline_stage_not_found");
+    .expect_error(422, "pipeline_stage_missing");
 
     // roles
     for role in ["viewer", "developer"] {

@@ -321,7 +321,7 @@ async fn matrix_rows_cells_and_environment_columns() {
         json!({"environment_id": w.prod.to_string(), "mapping_status": null,
                "n8n_workflow_id": null, "workflow_name": null, "env_content_hash": null,
                "git_content_hash": null, "git_commit_sha": null, "diff_status": null,
-               "n8n_updated_at": null, "updated_at": null})
+               "n8n_updated_at": null, "updated_at": null, "stage": null})
     );
     assert_eq!(body["data"][0]["cells"][1]["mapping_status"], "missing");
 

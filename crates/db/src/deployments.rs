@@ -191,24 +191,7 @@ pub async fn transition(
     to: DeploymentStatus,
     error_message: Option<&str>,
 ) -> Result<Option<DeploymentRow>, Error> {
-    let now = Utc::now();
-    let finished_at = to.is_terminal().then_some(now);
-    diesel::update(
-        deployments::table
-            .find(id)
-            .filter(deployments::status.eq(from.as_str())),
-    )
-    .set((
-        deployments::status.eq(to.as_str()),
-        deployments::finished_at.eq(finished_at),
-        deployments::error_message.eq(error_message),
-        deployments::updated_at.eq(now),
-    ))
-    .returning(DeploymentRow::as_returning())
-    .get_result(conn)
-    .await
-    .optional()
-    .map_err(Error::from)
+    crate::promotion_run::move_deployment(conn, id, from, to, None, error_message).await
 }
 
 /// Asks running deployment `id` to stop between workflows (kept if asked before); `None`

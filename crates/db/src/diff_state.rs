@@ -84,6 +84,15 @@ pub struct ReconcileInputs {
     pub git_states: Vec<ReconcileGitState>,
 }
 
+/// `(source, target)` environment ids of every stage of the tenant's active pipelines.
+pub async fn stage_pairs(conn: &mut Conn) -> Result<Vec<(Uuid, Uuid)>, Error> {
+    Ok(crate::views::active_stages(conn)
+        .await?
+        .into_iter()
+        .map(|s| (s.source_environment_id, s.target_environment_id))
+        .collect())
+}
+
 /// Serializes reconciliations of one tenant until the end of the transaction: two syncs of
 /// different environments finishing together would otherwise replace the same rows at once.
 pub async fn lock_tenant(conn: &mut Conn, tenant_id: Uuid) -> Result<(), Error> {

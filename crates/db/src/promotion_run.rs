@@ -71,10 +71,26 @@ pub async fn set_deployment_status(
     summary: Option<&Value>,
     error: Option<&str>,
 ) -> Result<bool, Error> {
+    Ok(move_deployment(conn, id, from, to, summary, error)
+        .await?
+        .is_some())
+}
+
+/// The one guarded status move of a deployment, for the API, the scheduler and the execution
+/// alike: `None` when its status was no longer `from`. Records the change on the deployment's
+/// job, so that the deployment streams show it.
+pub async fn move_deployment(
+    conn: &mut Conn,
+    id: Uuid,
+    from: DeploymentStatus,
+    to: DeploymentStatus,
+    summary: Option<&Value>,
+    error: Option<&str>,
+) -> Result<Option<crate::promotions::DeploymentRow>, Error> {
     let now = Utc::now();
     let started_at = (to == DeploymentStatus::Running).then_some(now);
     let finished_at = to.is_terminal().then_some(now);
-    let n = diesel::update(
+    let row = diesel::update(
         deployments::table
             .find(id)
             .filter(deployments::status.eq(from.as_str())),
@@ -91,9 +107,14 @@ pub async fn set_deployment_status(
         deployments::summary_json.eq(summary),
         deployments::error_message.eq(error),
     ))
-    .execute(conn)
-    .await?;
-    Ok(n == 1)
+    .returning(crate::promotions::DeploymentRow::as_returning())
+    .get_result(conn)
+    .await
+    .optional()?;
+    if let Some(row) = &row {
+        crate::deployments::record_status_event(conn, row).await?;
+    }
+    Ok(row)
 }
 
 /// Records the snapshot taken before the promotion wrote anything.
@@ -152,20 +173,6 @@ pub async fn cancel_requested(conn: &mut Conn, id: Uuid) -> Result<bool, Error> 
         .first(conn)
         .await?;
     Ok(at.is_some())
-}
-
-/// Asks running deployment `id` to stop: the engine finishes the workflow it is writing, then
-/// rolls back. `false` when the deployment is not running.
-pub async fn request_cancel(conn: &mut Conn, id: Uuid) -> Result<bool, Error> {
-    let n = diesel::update(
-        deployments::table
-            .find(id)
-            .filter(deployments::status.eq(DeploymentStatus::Running.as_str())),
-    )
-    .set(deployments::cancel_requested_at.eq(Some(Utc::now())))
-    .execute(conn)
-    .await?;
-    Ok(n == 1)
 }
 
 /// One workflow a deployment wrote.

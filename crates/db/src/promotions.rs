@@ -113,18 +113,6 @@ pub async fn get_deployment(conn: &mut Conn, id: Uuid) -> Result<DeploymentRow, 
         .map_err(Error::from)
 }
 
-/// Whether a cancel was requested for deployment `id` of the bound tenant: the execution asks
-/// between workflows and, when it was, stops after the workflow in hand and rolls back.
-/// `NotFound` when the deployment does not exist.
-pub async fn cancel_requested(conn: &mut Conn, deployment_id: Uuid) -> Result<bool, Error> {
-    let at: Option<DateTime<Utc>> = deployments::table
-        .find(deployment_id)
-        .select(deployments::cancel_requested_at)
-        .first(conn)
-        .await?;
-    Ok(at.is_some())
-}
-
 /// A promotion to insert.
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = promotions)]

@@ -13,9 +13,10 @@ use crate::error::Error;
 use crate::Conn;
 
 /// The JSON path that finds a node able to call another workflow by id. Kept equal to
-/// `wfops_diff::references::CALLER_TYPES` (a test in the engine checks it).
-pub const CALLER_FILTER: &str = "$.nodes[*] ? (@.type == \"n8n-nodes-base.executeWorkflow\" \
-     || @.type == \"@n8n/n8n-nodes-langchain.toolWorkflow\")";
+/// `wfops_diff::references::CALLER_TYPES` (a test in the engine checks it) and to the
+/// predicates of the partial indexes of migration `000012_hash_rules`, which the queries below
+/// can use only because they write it as a literal (a bound parameter would not match).
+pub const CALLER_FILTER: &str = "$.nodes[*] ? (@.type == \"n8n-nodes-base.executeWorkflow\" || @.type == \"@n8n/n8n-nodes-langchain.toolWorkflow\")";
 
 /// An instance's workflow id and the canonical workflow it is mapped to.
 #[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
@@ -60,14 +61,16 @@ pub struct EnvDocument {
 /// Environment documents to re-hash: those with a caller node (`all = false`), or every
 /// parseable one (`all = true`, after a change of the hash rules).
 pub async fn env_documents(conn: &mut Conn, all: bool) -> Result<Vec<EnvDocument>, Error> {
-    diesel::sql_query(
+    let callers = if all {
+        String::new()
+    } else {
+        format!("AND workflow_data @? '{CALLER_FILTER}'")
+    };
+    diesel::sql_query(format!(
         "SELECT id AS mapping_id, environment_id, env_content_hash, workflow_data
            FROM workflow_env_map
-          WHERE workflow_data IS NOT NULL AND parse_error IS NULL
-            AND ($1 OR workflow_data @? $2::jsonpath)",
-    )
-    .bind::<diesel::sql_types::Bool, _>(all)
-    .bind::<Text, _>(CALLER_FILTER)
+          WHERE workflow_data IS NOT NULL AND parse_error IS NULL {callers}"
+    ))
     .load(conn)
     .await
     .map_err(Error::from)
@@ -106,14 +109,16 @@ pub struct GitDocument {
 
 /// Git documents to re-hash, chosen like [`env_documents`].
 pub async fn git_documents(conn: &mut Conn, all: bool) -> Result<Vec<GitDocument>, Error> {
-    diesel::sql_query(
+    let callers = if all {
+        String::new()
+    } else {
+        format!("AND git_workflow_data @? '{CALLER_FILTER}'")
+    };
+    diesel::sql_query(format!(
         "SELECT canonical_id, environment_id, git_content_hash, git_workflow_data
            FROM canonical_workflow_git_state
-          WHERE git_workflow_data IS NOT NULL AND parse_error IS NULL
-            AND ($1 OR git_workflow_data @? $2::jsonpath)",
-    )
-    .bind::<diesel::sql_types::Bool, _>(all)
-    .bind::<Text, _>(CALLER_FILTER)
+          WHERE git_workflow_data IS NOT NULL AND parse_error IS NULL {callers}"
+    ))
     .load(conn)
     .await
     .map_err(Error::from)
@@ -192,4 +197,14 @@ pub async fn set_rules_version(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_partial_indexes_use_the_filter_as_written() {
+        let up = include_str!("../../../migrations/2026-11-22-000012_hash_rules/up.sql");
+        let predicate = format!("@? '{}'", super::CALLER_FILTER);
+        assert_eq!(up.matches(&predicate).count(), 2, "{predicate}");
+    }
 }

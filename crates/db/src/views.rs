@@ -79,6 +79,71 @@ pub async fn environment_columns(conn: &mut Conn) -> Result<Vec<EnvironmentColum
 }
 
 // ---------------------------------------------------------------------------------------------
+// pipeline stages
+// ---------------------------------------------------------------------------------------------
+
+/// A stage of an active pipeline, with its pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveStage {
+    pub pipeline_id: Uuid,
+    pub pipeline_name: String,
+    pub name: String,
+    pub source_environment_id: Uuid,
+    pub target_environment_id: Uuid,
+}
+
+/// Every stage of the tenant's active pipelines, pipelines oldest first, stages in their
+/// pipeline's order. A pipeline whose stages can not be read is an error, never skipped.
+pub async fn active_stages(conn: &mut Conn) -> Result<Vec<ActiveStage>, Error> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = SqlUuid)]
+        id: Uuid,
+        #[diesel(sql_type = Text)]
+        name: String,
+        #[diesel(sql_type = Jsonb)]
+        stages: Value,
+    }
+    let rows = diesel::sql_query(
+        "select p.id, p.name, p.stages from pipelines p where p.is_active \
+         order by p.created_at, p.id",
+    )
+    .load::<Row>(conn)
+    .await?;
+    let mut out = Vec::new();
+    for row in rows {
+        let stages: Vec<wfops_promotion::Stage> =
+            serde_json::from_value(row.stages).map_err(|e| {
+                Error::Unreadable(format!("pipeline {} holds invalid stages: {e}", row.id))
+            })?;
+        out.extend(stages.into_iter().map(|s| ActiveStage {
+            pipeline_id: row.id,
+            pipeline_name: row.name.clone(),
+            name: s.name,
+            source_environment_id: s.source_environment_id,
+            target_environment_id: s.target_environment_id,
+        }));
+    }
+    Ok(out)
+}
+
+/// The stage that feeds each environment: of the stages whose target it is (and whose source
+/// is a live environment), the first of the oldest active pipeline. By target environment id.
+pub fn feeding_stages(
+    stages: Vec<ActiveStage>,
+    live: &[EnvironmentColumn],
+) -> std::collections::HashMap<Uuid, ActiveStage> {
+    let live: std::collections::HashSet<Uuid> = live.iter().map(|e| e.id).collect();
+    let mut out = std::collections::HashMap::new();
+    for s in stages {
+        if live.contains(&s.source_environment_id) && live.contains(&s.target_environment_id) {
+            out.entry(s.target_environment_id).or_insert(s);
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
 // the matrix
 // ---------------------------------------------------------------------------------------------
 
@@ -176,6 +241,10 @@ pub struct MatrixCell {
     /// The latest change of the mapping or of the Git state.
     #[diesel(sql_type = Nullable<Timestamptz>)]
     pub updated_at: Option<DateTime<Utc>>,
+    /// The diff status from the source environment of the stage that feeds this environment
+    /// (see [`feeding_stages`]) to this environment; `None` without such a stage or status.
+    #[diesel(sql_type = Nullable<Text>, deserialize_as = ParsedOption<DiffStatus>)]
+    pub stage_diff_status: Option<DiffStatus>,
 }
 
 /// A page of the matrix: the rows, the total number of matching rows, and every non-empty
@@ -300,10 +369,11 @@ pub async fn matrix(
     filter: &MatrixFilter,
     offset: i64,
     limit: i64,
+    feeds: &[(Uuid, Uuid)],
 ) -> Result<MatrixPage, Error> {
     let (rows, total) = summaries(conn, filter, offset, limit).await?;
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let cells = matrix_cells(conn, &ids).await?;
+    let cells = matrix_cells(conn, &ids, feeds).await?;
     Ok(MatrixPage { rows, total, cells })
 }
 
@@ -370,20 +440,30 @@ where
     Ok((rows, total))
 }
 
-/// Every non-empty (canonical, environment) cell of `ids`, in one query.
-pub async fn matrix_cells(conn: &mut Conn, ids: &[Uuid]) -> Result<Vec<MatrixCell>, Error> {
+/// Every non-empty (canonical, environment) cell of `ids`, in one query. `feeds` are
+/// `(target, source)` environment pairs: each target's cell also carries the diff status from
+/// its source (a cell that has nothing but that status is not empty: promoting would add it).
+pub async fn matrix_cells(
+    conn: &mut Conn,
+    ids: &[Uuid],
+    feeds: &[(Uuid, Uuid)],
+) -> Result<Vec<MatrixCell>, Error> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
+    let (targets, sources): (Vec<Uuid>, Vec<Uuid>) = feeds.iter().copied().unzip();
     diesel::sql_query(
         "select c.id as canonical_id, e.id as environment_id,
                 m.id as mapping_id, m.status as mapping_status, m.n8n_workflow_id,
                 m.workflow_name, m.env_content_hash,
                 coalesce(g.git_content_hash, m.git_content_hash) as git_content_hash,
                 g.git_commit_sha, d.diff_status, m.n8n_updated_at,
-                greatest(m.updated_at, g.updated_at) as updated_at
+                greatest(m.updated_at, g.updated_at) as updated_at,
+                sd.diff_status as stage_diff_status
            from unnest($1::uuid[]) as c(id)
            cross join environments e
+           left join unnest($2::uuid[], $3::uuid[]) as f(target_id, source_id)
+                  on f.target_id = e.id
            left join workflow_env_map m
                   on m.canonical_id = c.id and m.environment_id = e.id
            left join canonical_workflow_git_state g
@@ -391,9 +471,15 @@ pub async fn matrix_cells(conn: &mut Conn, ids: &[Uuid]) -> Result<Vec<MatrixCel
            left join workflow_diff_state d
                   on d.canonical_id = c.id and d.source_environment_id = e.id
                  and d.target_environment_id is null
-          where m.id is not null or g.canonical_id is not null or d.id is not null",
+           left join workflow_diff_state sd
+                  on sd.canonical_id = c.id and sd.source_environment_id = f.source_id
+                 and sd.target_environment_id = e.id
+          where m.id is not null or g.canonical_id is not null or d.id is not null
+             or sd.id is not null",
     )
     .bind::<Array<SqlUuid>, _>(ids)
+    .bind::<Array<SqlUuid>, _>(targets)
+    .bind::<Array<SqlUuid>, _>(sources)
     .load(conn)
     .await
     .map_err(Error::from)

@@ -51,7 +51,8 @@ pub async fn run(ctx: &EngineCtx, tenant_id: Uuid) -> Result<ReconcileReport> {
                 diff_state::lock_tenant(conn, tenant_id).await?;
                 let converged = references::converge(conn, tenant_id).await?;
                 let inputs = diff_state::load_inputs(conn).await?;
-                let computed = compute(&inputs);
+                let stage_pairs = diff_state::stage_pairs(conn).await?;
+                let computed = compute_with_stages(&inputs, &stage_pairs);
                 let rows = diff_state::replace_all(conn, tenant_id, &computed.rows).await?;
                 let git_hashes_updated = workflows::sync_git_hashes(conn).await?;
                 let mut by_status = BTreeMap::new();
@@ -169,6 +170,14 @@ fn versus_own_folder(status: DiffStatus, environment_class: EnvironmentClass) ->
 }
 
 pub fn compute(inputs: &ReconcileInputs) -> Computed {
+    compute_with_stages(inputs, &[])
+}
+
+/// [`compute`], plus the pairs that pipeline stages name (`(source, target)` environment ids)
+/// where promotion order alone forms none: a stage may promote against that order (production
+/// back into staging) or between two environments of one class in the other name order. Every
+/// stage's pair then has its status, which is what the matrix shows against a stage.
+pub fn compute_with_stages(inputs: &ReconcileInputs, stage_pairs: &[(Uuid, Uuid)]) -> Computed {
     let mut envs: Vec<&ReconcileEnvironment> = inputs.environments.iter().collect();
     envs.sort_by(|a, b| promotion_order(a, b));
     let mappings: HashMap<(Uuid, Uuid), &ReconcileMapping> = inputs
@@ -181,6 +190,15 @@ pub fn compute(inputs: &ReconcileInputs) -> Computed {
         .iter()
         .map(|g| ((g.canonical_id, g.environment_id), g))
         .collect();
+    // stage pairs that promotion order does not form (the source comes after the target)
+    let index: HashMap<Uuid, usize> = envs.iter().enumerate().map(|(i, e)| (e.id, i)).collect();
+    let mut extra: Vec<(usize, usize)> = stage_pairs
+        .iter()
+        .filter_map(|(s, t)| Some((*index.get(s)?, *index.get(t)?)))
+        .filter(|(i, j)| i > j)
+        .collect();
+    extra.sort_unstable();
+    extra.dedup();
     let mut out = Computed::default();
     for &canonical in &inputs.canonical_ids {
         let sides: Vec<(Side<EnvState>, Side<GitState>)> = envs
@@ -220,34 +238,48 @@ pub fn compute(inputs: &ReconcileInputs) -> Computed {
                 }
                 _ => out.skipped_unparseable += 1,
             }
-            for (j, target_env) in envs.iter().enumerate().skip(i + 1) {
-                let (target, _) = sides[j];
-                let (Some(s), Some(t), Some(g)) =
-                    (source.known(), target.known(), source_git.known())
-                else {
-                    out.skipped_unparseable += 1;
-                    continue;
-                };
-                let three = ThreeWay {
-                    source: s,
-                    target: t,
-                    git: g,
-                };
-                if let Some(status) = diff_status(&three) {
-                    out.rows.push(NewDiffState {
-                        canonical_id: canonical,
-                        source_environment_id: source_env.id,
-                        target_environment_id: Some(target_env.id),
-                        diff_status: status,
-                        source_content_hash: hex(s.map(|e| e.hash)),
-                        target_content_hash: hex(t.map(|e| e.hash)),
-                        git_content_hash: hex(g.map(|g| g.hash)),
-                    });
-                }
+            for j in i + 1..envs.len() {
+                pair(&mut out, canonical, &envs, &sides, i, j);
             }
+        }
+        for &(i, j) in &extra {
+            pair(&mut out, canonical, &envs, &sides, i, j);
         }
     }
     out
+}
+
+/// The status of `canonical` from `envs[i]` (with its Git folder) to `envs[j]`.
+fn pair(
+    out: &mut Computed,
+    canonical: Uuid,
+    envs: &[&ReconcileEnvironment],
+    sides: &[(Side<EnvState>, Side<GitState>)],
+    i: usize,
+    j: usize,
+) {
+    let (source, source_git) = sides[i];
+    let (target, _) = sides[j];
+    let (Some(s), Some(t), Some(g)) = (source.known(), target.known(), source_git.known()) else {
+        out.skipped_unparseable += 1;
+        return;
+    };
+    let three = ThreeWay {
+        source: s,
+        target: t,
+        git: g,
+    };
+    if let Some(status) = diff_status(&three) {
+        out.rows.push(NewDiffState {
+            canonical_id: canonical,
+            source_environment_id: envs[i].id,
+            target_environment_id: Some(envs[j].id),
+            diff_status: status,
+            source_content_hash: hex(s.map(|e| e.hash)),
+            target_content_hash: hex(t.map(|e| e.hash)),
+            git_content_hash: hex(g.map(|g| g.hash)),
+        });
+    }
 }
 
 #[cfg(test)]
@@ -381,6 +413,35 @@ mod tests {
             find(&out, prod.id, None).unwrap().diff_status.as_str(),
             "target_only"
         );
+    }
+
+    #[test]
+    fn stage_pairs_against_promotion_order_are_computed_with_the_source_folder() {
+        let (dev, prod) = (env("dev", "dev"), env("prod", "production"));
+        let c = Uuid::new_v4();
+        let inputs = ReconcileInputs {
+            environments: vec![dev.clone(), prod.clone()],
+            canonical_ids: vec![c],
+            mappings: vec![
+                mapping(c, dev.id, &h('a'), "2024-01-01T00:00:00Z"),
+                mapping(c, prod.id, &h('b'), "2024-01-03T00:00:00Z"),
+            ],
+            git_states: vec![git_state(c, prod.id, &h('a'), "2024-01-02T00:00:00Z")],
+        };
+        // class order alone: dev → prod only
+        let plain = compute(&inputs);
+        assert!(find(&plain, prod.id, Some(dev.id)).is_none());
+        // a back-port stage prod → dev, and a stage class order already pairs (no duplicate)
+        let staged = compute_with_stages(&inputs, &[(prod.id, dev.id), (dev.id, prod.id)]);
+        assert_eq!(staged.rows.len(), plain.rows.len() + 1);
+        let back = find(&staged, prod.id, Some(dev.id)).unwrap();
+        // production changed after its folder's commit, dev still holds the committed content
+        assert_eq!(back.diff_status, DiffStatus::Modified);
+        assert_eq!(back.git_content_hash.as_deref(), Some(h('a').as_str()));
+        assert_eq!(back.source_content_hash.as_deref(), Some(h('b').as_str()));
+        // a stage naming an unknown (archived) environment adds nothing
+        let unknown = compute_with_stages(&inputs, &[(Uuid::new_v4(), dev.id)]);
+        assert_eq!(unknown.rows, plain.rows);
     }
 
     #[test]

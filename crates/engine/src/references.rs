@@ -183,3 +183,32 @@ pub async fn converge(conn: &mut Conn, tenant_id: Uuid) -> Result<ConvergeReport
     }
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sql_filter_names_every_caller_type() {
+        for t in wfops_diff::references::CALLER_TYPES {
+            assert!(
+                rehash::CALLER_FILTER.contains(&format!("\"{t}\"")),
+                "{t} is missing from the filter"
+            );
+        }
+    }
+
+    #[test]
+    fn resolution_is_per_environment() {
+        let (dev, prod, c) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let r = Resolver::from_mappings([(dev, "abc".to_owned(), c)]);
+        assert_eq!(r.resolve(dev, "abc"), Some(c.to_string()));
+        assert_eq!(r.for_env(dev)("abc"), Some(c.to_string()));
+        assert_eq!(
+            r.resolve(prod, "abc"),
+            None,
+            "ids mean nothing in another instance"
+        );
+        assert_eq!(r.resolve(dev, "xyz"), None);
+    }
+}

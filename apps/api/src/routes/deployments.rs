@@ -416,12 +416,14 @@ pub async fn cancel(
                         }
                         (row, false)
                     }
-                    DeploymentStatus::Running => (
-                        deployments::request_cancel(conn, id)
+                    DeploymentStatus::Running => {
+                        let row = deployments::request_cancel(conn, id)
                             .await?
-                            .ok_or_else(changed)?,
-                        true,
-                    ),
+                            .ok_or_else(changed)?;
+                        // a status move records itself; a cancel request is not one
+                        deployments::record_status_event(conn, &row).await?;
+                        (row, true)
+                    }
                     finished => {
                         return Err(ApiError::Coded {
                             code: Code::DeploymentFinished,
@@ -433,7 +435,6 @@ pub async fn cancel(
                         })
                     }
                 };
-                deployments::record_status_event(conn, &row).await?;
                 record(
                     conn,
                     auth_ref,

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use wfops_db::views::{self, EnvironmentColumn, MatrixCell, MatrixFilter, MatrixSort};
+use wfops_db::views::{self, ActiveStage, EnvironmentColumn, MatrixCell, MatrixFilter, MatrixSort};
 use wfops_db::ScopedFutureExt;
 use wfops_tenancy::Role;
 
@@ -114,6 +114,23 @@ pub struct MatrixCellView {
     pub n8n_updated_at: Option<DateTime<Utc>>,
     /// When the mapping or the Git state last changed.
     pub updated_at: Option<DateTime<Utc>>,
+    /// What promoting into this environment would change: its status against the source of
+    /// the pipeline stage that feeds it. Null when no active pipeline has a stage into it.
+    pub stage: Option<MatrixStageStatus>,
+}
+
+/// A cell's status against the stage that feeds its environment.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MatrixStageStatus {
+    pub pipeline_id: Uuid,
+    /// The stage's name in its pipeline.
+    pub name: String,
+    /// The environment the stage promotes from.
+    pub source_environment_id: Uuid,
+    /// The workflow from the stage's source to this environment: unchanged, modified, added,
+    /// target_only, conflict or target_hotfix; null until reconciled or when neither holds it.
+    #[schema(value_type = Option<crate::routes::query::DiffStatusParam>)]
+    pub diff_status: Option<String>,
 }
 
 impl MatrixCellView {
@@ -129,6 +146,7 @@ impl MatrixCellView {
             diff_status: None,
             n8n_updated_at: None,
             updated_at: None,
+            stage: None,
         }
     }
 }
@@ -146,6 +164,7 @@ impl From<MatrixCell> for MatrixCellView {
             diff_status: c.diff_status.map(|s| s.as_str().to_string()),
             n8n_updated_at: c.n8n_updated_at,
             updated_at: c.updated_at,
+            stage: None,
         }
     }
 }
@@ -173,6 +192,7 @@ pub struct MatrixPage {
 fn assemble(
     page: PageRequest,
     environments: Vec<EnvironmentColumn>,
+    feeding: &HashMap<Uuid, ActiveStage>,
     found: views::MatrixPage,
 ) -> MatrixPage {
     let mut cells: HashMap<(Uuid, Uuid), MatrixCell> = found
@@ -186,9 +206,23 @@ fn assemble(
         .map(|row| MatrixRow {
             cells: environments
                 .iter()
-                .map(|e| match cells.remove(&(row.id, e.id)) {
-                    Some(cell) => cell.into(),
-                    None => MatrixCellView::empty(e.id),
+                .map(|e| {
+                    let cell = cells.remove(&(row.id, e.id));
+                    let stage = feeding.get(&e.id).map(|s| MatrixStageStatus {
+                        pipeline_id: s.pipeline_id,
+                        name: s.name.clone(),
+                        source_environment_id: s.source_environment_id,
+                        diff_status: cell
+                            .as_ref()
+                            .and_then(|c| c.stage_diff_status)
+                            .map(|d| d.as_str().to_string()),
+                    });
+                    let mut view = match cell {
+                        Some(cell) => MatrixCellView::from(cell),
+                        None => MatrixCellView::empty(e.id),
+                    };
+                    view.stage = stage;
+                    view
                 })
                 .collect(),
             canonical_id: row.id,
@@ -232,7 +266,7 @@ pub async fn matrix(
         sort: sort(q.sort.as_deref())?,
     };
     let filter_ref = &filter;
-    let (environments, found) = state
+    let (environments, feeding, found) = state
         .db
         .tenant_tx(auth.caller.tenant_id, |conn| {
             async move {
@@ -240,13 +274,20 @@ pub async fn matrix(
                     ensure_environment(conn, env).await?;
                 }
                 let environments = views::environment_columns(conn).await?;
-                let found = views::matrix(conn, filter_ref, page.offset(), page.limit()).await?;
-                Ok::<_, ApiError>((environments, found))
+                let stages = views::active_stages(conn).await?;
+                let feeding = views::feeding_stages(stages, &environments);
+                let feeds: Vec<(Uuid, Uuid)> = feeding
+                    .values()
+                    .map(|s| (s.target_environment_id, s.source_environment_id))
+                    .collect();
+                let found =
+                    views::matrix(conn, filter_ref, page.offset(), page.limit(), &feeds).await?;
+                Ok::<_, ApiError>((environments, feeding, found))
             }
             .scope_boxed()
         })
         .await?;
-    Ok(HttpResponse::Ok().json(assemble(page, environments, found)))
+    Ok(HttpResponse::Ok().json(assemble(page, environments, &feeding, found)))
 }
 
 #[cfg(test)]

@@ -251,3 +251,52 @@ pub async fn bulk(db: &TestDb, tenant: Uuid, envs: &[Uuid], n: usize) {
     )
     .await;
 }
+
+/// An active pipeline promoting through `envs` in order (a stage from each environment to the
+/// next), and the stored status of every workflow for each stage's pair, as reconciliation
+/// writes it: `unchanged` when the two environments' hashes are equal, otherwise `modified`,
+/// `target_hotfix` or `conflict`; `added` when only the source holds it.
+pub async fn pipeline_chain(db: &TestDb, tenant: Uuid, envs: &[Uuid]) {
+    let stages: Vec<Value> = envs
+        .windows(2)
+        .enumerate()
+        .map(|(i, w)| {
+            serde_json::json!({"name": format!("stage {}", i + 1),
+                               "source_environment_id": w[0], "target_environment_id": w[1]})
+        })
+        .collect();
+    let (sources, targets): (Vec<String>, Vec<String>) = envs
+        .windows(2)
+        .map(|w| (format!("'{}'", w[0]), format!("'{}'", w[1])))
+        .unzip();
+    exec(
+        db,
+        &format!(
+            "insert into pipelines (tenant_id, name, stages, is_active)
+             values ('{tenant}', 'main', {}::jsonb, true);
+
+             insert into workflow_diff_state
+                 (tenant_id, canonical_id, source_environment_id, target_environment_id,
+                  diff_status, source_content_hash, target_content_hash, git_content_hash)
+             select s.tenant_id, s.canonical_id, s.environment_id, p.target,
+                    case when t.id is null then 'added'
+                         when s.env_content_hash = t.env_content_hash then 'unchanged'
+                         else (array['modified', 'target_hotfix', 'conflict'])[
+                              1 + abs(hashtext(s.n8n_workflow_id)) % 3] end,
+                    s.env_content_hash, t.env_content_hash, s.git_content_hash
+               from unnest(array[{}]::uuid[], array[{}]::uuid[]) as p(source, target)
+               join workflow_env_map s
+                 on s.environment_id = p.source and s.tenant_id = '{tenant}'
+                and s.canonical_id is not null
+               left join workflow_env_map t
+                 on t.environment_id = p.target and t.canonical_id = s.canonical_id;
+
+             analyze pipelines;
+             analyze workflow_diff_state;",
+            lit(&Value::Array(stages).to_string()),
+            sources.join(","),
+            targets.join(","),
+        ),
+    )
+    .await;
+}

@@ -290,8 +290,12 @@ impl Progress for CancelAt {
             let asked = self
                 .db
                 .tenant_tx(self.tenant, move |conn| {
-                    async move { wfops_db::promotion_run::request_cancel(conn, deployment).await }
-                        .scope_boxed()
+                    async move {
+                        wfops_db::deployments::request_cancel(conn, deployment)
+                            .await
+                            .map(|r| r.is_some())
+                    }
+                    .scope_boxed()
                 })
                 .await?;
             assert!(asked, "the deployment is running");

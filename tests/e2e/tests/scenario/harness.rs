@@ -132,11 +132,25 @@ impl Instances {
     /// them: `None` (the caller skips), unless `WFOPS_REQUIRE_REAL_N8N=1`, where the run must
     /// not pass without having run, so it panics.
     pub fn real(test: &str) -> Option<Self> {
+        Self::real_pair(test, "PROD", false)
+    }
+
+    /// The real dev instance and the `scratch` instance (`N8N_SCRATCH_URL`/
+    /// `N8N_SCRATCH_API_KEY`) as the second: a test that restores a whole environment (which
+    /// deletes what was created after its snapshot) runs only where no other test's
+    /// workflows live. One test at a time may use it.
+    pub fn real_scratch(test: &str) -> Option<Self> {
+        Self::real_pair(test, "SCRATCH", true)
+    }
+
+    fn real_pair(test: &str, second: &str, exclusive: bool) -> Option<Self> {
+        let url_var = format!("N8N_{second}_URL");
+        let key_var = format!("N8N_{second}_API_KEY");
         let vars = [
             "N8N_DEV_URL",
             "N8N_DEV_API_KEY",
-            "N8N_PROD_URL",
-            "N8N_PROD_API_KEY",
+            url_var.as_str(),
+            key_var.as_str(),
         ];
         let missing: Vec<&str> = vars
             .iter()
@@ -160,7 +174,7 @@ impl Instances {
         let get = |name: &str| env_var(name).unwrap_or_default();
         Some(Self {
             label: "real",
-            exclusive: false,
+            exclusive,
             dev: Instance::new(
                 get("N8N_DEV_URL"),
                 get("N8N_DEV_API_KEY"),
@@ -168,9 +182,9 @@ impl Instances {
                 None,
             ),
             prod: Instance::new(
-                get("N8N_PROD_URL"),
-                get("N8N_PROD_API_KEY"),
-                version_var("N8N_PROD_VERSION"),
+                get(&url_var),
+                get(&key_var),
+                version_var(&format!("N8N_{second}_VERSION")),
                 None,
             ),
         })

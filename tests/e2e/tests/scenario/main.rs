@@ -11,6 +11,7 @@
 #[path = "../../../../apps/api/tests/common/mod.rs"]
 mod common;
 mod harness;
+mod promotion;
 mod scenario;
 mod world;
 
@@ -25,4 +26,19 @@ async fn first_time_setup_against_real_n8n() {
         return;
     };
     scenario::first_time_setup(instances).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promotion_walkthrough_against_fake_n8n() {
+    promotion::walkthrough(harness::Instances::fake()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn promotion_walkthrough_against_real_n8n() {
+    let Some(instances) =
+        harness::Instances::real_scratch("promotion_walkthrough_against_real_n8n")
+    else {
+        return;
+    };
+    promotion::walkthrough(instances).await;
 }
