@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
-# Starts and stops the three real n8n instances the end-to-end tests run against: `dev` and
-# `prod`, shared by every test (each owns only what it creates), and `scratch`, which one test
-# may empty or restore wholesale (a snapshot restore deletes what was created after the
-# snapshot, so it must never run where other tests' workflows live); on loopback, with the shared tool ../shared/tools/n8n-real/n8n-real (which installs
-# n8n on first use: a few minutes and ~2 GB).
+# Starts and stops the real n8n instances the end-to-end tests run against, on loopback: `dev`
+# and `prod`, shared by every test (each owns only what it creates), and `scratch` and
+# `scratch2`, each emptied and restored wholesale by one test only (a snapshot restore or a
+# drift revert deletes what the snapshot or Git does not hold, so it must never run where
+# other tests' workflows live). Uses the shared tool ../shared/tools/n8n-real/n8n-real (which
+# installs n8n on first use: a few minutes and ~2 GB).
 #
-#   scripts/real-n8n.sh start    start both (or reuse running ones) and print shell lines:
+#   scripts/real-n8n.sh start    start them (or reuse running ones) and print shell lines:
 #                                export N8N_DEV_URL=… N8N_DEV_API_KEY=… N8N_DEV_VERSION=…
 #                                export N8N_PROD_URL=… N8N_PROD_API_KEY=… N8N_PROD_VERSION=…
 #                                export N8N_SCRATCH_URL=… N8N_SCRATCH_API_KEY=… N8N_SCRATCH_VERSION=…
+#                                export N8N_SCRATCH2_URL=… (and so on)
 #                                so that `eval "$(scripts/real-n8n.sh start)"` sets them
 #   scripts/real-n8n.sh stop     stop the instances (the tool's Postgres keeps running)
 #   scripts/real-n8n.sh status   the tool's list of running instances
 #
 # Environment: N8N_DEV_PORT (5678), N8N_PROD_PORT (5679), N8N_SCRATCH_PORT (5680),
-# N8N_REAL_TOOL (path of the tool),
+# N8N_SCRATCH2_PORT (5681), N8N_REAL_TOOL (path of the tool),
 # and the tool's own N8N_REAL_VERSION / N8N_REAL_STATE / N8N_REAL_PG_PORT.
 # Progress goes to stderr; stdout carries only the export lines.
 set -euo pipefail
@@ -24,6 +26,7 @@ TOOL=${N8N_REAL_TOOL:-$here/../../shared/tools/n8n-real/n8n-real}
 DEV_PORT=${N8N_DEV_PORT:-5678}
 PROD_PORT=${N8N_PROD_PORT:-5679}
 SCRATCH_PORT=${N8N_SCRATCH_PORT:-5680}
+SCRATCH2_PORT=${N8N_SCRATCH2_PORT:-5681}
 
 die() { echo "real-n8n.sh: $*" >&2; exit 1; }
 
@@ -57,11 +60,13 @@ case ${1:-} in
     start_one dev "$DEV_PORT"
     start_one prod "$PROD_PORT"
     start_one scratch "$SCRATCH_PORT"
+    start_one scratch2 "$SCRATCH2_PORT"
     ;;
   stop)
     "$TOOL" stop dev
     "$TOOL" stop prod
     "$TOOL" stop scratch
+    "$TOOL" stop scratch2
     ;;
   status)
     "$TOOL" status

@@ -68,7 +68,7 @@ async fn approval_pipeline(app: &TestApp, s: &Setup) -> Uuid {
     app.test_db
         .admin_execute(&format!(
             "insert into pipelines (id, tenant_id, name, stages)
-             values ('{id}', '{}', 'p', '{stages}'::jsonb)",
+             values ('{id}', '{}', 'p-{id}', '{stages}'::jsonb)",
             s.tenant.id
         ))
         .await

@@ -66,7 +66,7 @@ async fn pipeline(app: &TestApp, s: &Setup, require_approval: bool, active: bool
     app.test_db
         .admin_execute(&format!(
             "insert into pipelines (id, tenant_id, name, stages, is_active)
-             values ('{id}', '{}', 'p', '{stages}'::jsonb, {active})",
+             values ('{id}', '{}', 'p-{id}', '{stages}'::jsonb, {active})",
             s.tenant.id
         ))
         .await
@@ -566,7 +566,7 @@ async fn lists_filter_and_other_tenants_see_nothing() {
     b["workflow_ids"] = json!([s.workflows[0]]);
     create(&app, other, None, b)
         .await
-        .expect_error(404, "canonical_workflow_not_found");
+        .expect_error(404, "workflows_not_in_source");
     app.get(&format!("/api/v1/promotions/{}", Uuid::new_v4()), other)
         .await
         .expect_error(404, "promotion_not_found");

@@ -402,6 +402,12 @@ pub async fn cancel(
                         d.status
                             .transition(DeploymentStatus::Cancelled)
                             .map_err(|e| ApiError::internal(e.to_string()))?;
+                        // the job's cancellation first, so that a stream shows it before the
+                        // status change that ends the deployment (the transaction makes both
+                        // or neither)
+                        if let Some(job) = d.job_id {
+                            wfops_db::jobs::cancel(conn, job).await?;
+                        }
                         let row = deployments::transition(
                             conn,
                             id,
@@ -411,9 +417,6 @@ pub async fn cancel(
                         )
                         .await?
                         .ok_or_else(changed)?;
-                        if let Some(job) = row.job_id {
-                            wfops_db::jobs::cancel(conn, job).await?;
-                        }
                         (row, false)
                     }
                     DeploymentStatus::Running => {

@@ -290,7 +290,6 @@ async fn steps(w: &World, run: &str) {
         }
     }
     // Git holds the promoted files in the target's folder
-    repo.git(&["checkout", "-q", "main"]);
     let files = repo.files("prod");
     assert_eq!(files.len(), 3, "{files:?}");
     let after_first = state(prod_n8n).await;
