@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use wfops_engine::jobs::{
-    EnvironmentSync, OnboardingInventory, PromotionDeployment, Reconcile, RepositorySync,
-    SnapshotRestore,
+    EnvironmentSync, NotificationDelivery, OnboardingInventory, PromotionDeployment, Reconcile,
+    RepositorySync, SnapshotRestore,
 };
 use wfops_engine::EngineCtx;
 
@@ -18,6 +18,7 @@ pub fn register_engine_jobs(registry: &mut Registry, ctx: Arc<EngineCtx>) -> Res
     registry.register_job::<OnboardingInventory>(ctx.clone())?;
     registry.register_job::<Reconcile>(ctx.clone())?;
     registry.register_job::<PromotionDeployment>(ctx.clone())?;
-    registry.register_job::<SnapshotRestore>(ctx)?;
+    registry.register_job::<SnapshotRestore>(ctx.clone())?;
+    registry.register_job::<NotificationDelivery>(ctx)?;
     Ok(())
 }

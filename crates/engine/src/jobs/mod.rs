@@ -16,6 +16,7 @@
 //! | `reconcile` | `{}` | `reconcile:<tenant_id>` | 10 min |
 //! | `promotion_deployment` | `{"deployment_id": uuid, "target_environment_id": uuid}` | `env:<target>` | 60 min |
 //! | `snapshot_restore` | `{"snapshot_id": uuid, "environment_id": uuid}` | `env:<id>` | 60 min |
+//! | `notification_delivery` | `{"delivery_id": uuid}` | none | 5 min |
 
 mod types;
 
@@ -31,8 +32,9 @@ use crate::context::{Checkpoint, Progress};
 use crate::error::Result;
 
 pub use types::{
-    reconcile_lock_key, EnvironmentPayload, EnvironmentSync, OnboardingInventory,
-    PromotionDeployment, Reconcile, ReconcilePayload, RepositorySync, SnapshotRestore,
+    reconcile_lock_key, EnvironmentPayload, EnvironmentSync, NotificationDelivery,
+    OnboardingInventory, PromotionDeployment, Reconcile, ReconcilePayload, RepositorySync,
+    SnapshotRestore,
 };
 
 pub const ENVIRONMENT_SYNC: &str = EnvironmentSync::JOB_TYPE;
@@ -41,15 +43,17 @@ pub const ONBOARDING_INVENTORY: &str = OnboardingInventory::JOB_TYPE;
 pub const RECONCILE: &str = Reconcile::JOB_TYPE;
 pub const PROMOTION_DEPLOYMENT: &str = PromotionDeployment::JOB_TYPE;
 pub const SNAPSHOT_RESTORE: &str = SnapshotRestore::JOB_TYPE;
+pub const NOTIFICATION_DELIVERY: &str = NotificationDelivery::JOB_TYPE;
 
 /// Every job type the engine runs.
-pub const JOB_TYPES: [&str; 6] = [
+pub const JOB_TYPES: [&str; 7] = [
     ENVIRONMENT_SYNC,
     REPOSITORY_SYNC,
     ONBOARDING_INVENTORY,
     RECONCILE,
     PROMOTION_DEPLOYMENT,
     SNAPSHOT_RESTORE,
+    NOTIFICATION_DELIVERY,
 ];
 
 /// One type of background job. The value is the payload.
@@ -178,7 +182,7 @@ mod tests {
         assert_eq!(row.lock_key, Some(format!("reconcile:{tenant}")));
         assert_eq!(row.environment_id, None);
         assert_eq!(row.resource_type, None);
-        assert_eq!(JOB_TYPES.len(), 6);
+        assert_eq!(JOB_TYPES.len(), 7);
     }
 
     #[test]
