@@ -11,6 +11,7 @@ pub mod environments;
 pub mod health;
 pub mod jobs;
 pub mod matrix;
+pub mod notifications;
 pub mod onboarding;
 pub mod pipelines;
 pub mod preflight;

@@ -132,3 +132,12 @@ async fn environment_name(conn: &mut Conn, id: Uuid) -> wfops_db::Result<String>
         Err(e) => Err(e),
     }
 }
+
+/// A new webhook signing secret from the operating system's CSPRNG (`whsec_` and 64 hex
+/// digits); the caller encrypts it before storing and shows it once.
+pub fn new_signing_secret() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    wfops_notify::signature::new_secret(bytes)
+}
