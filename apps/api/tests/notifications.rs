@@ -49,7 +49,10 @@ async fn channels_crud_with_secrets_shown_once_and_never_again() {
     )
     .await;
     let secret = hook["signing_secret"].as_str().unwrap().to_owned();
-    assert!(secret.starts_with("whsec_") && secret.len() == 70, "{secret}");
+    assert!(
+        secret.starts_with("whsec_") && secret.len() == 70,
+        "{secret}"
+    );
     let hook_id = hook["channel"]["id"].as_str().unwrap().to_owned();
     assert_eq!(hook["channel"]["url"], "https://hooks.example.com/wfops");
     assert_eq!(hook["channel"]["enabled"], true);
@@ -153,9 +156,13 @@ async fn channels_crud_with_secrets_shown_once_and_never_again() {
     )
     .await
     .expect_error(403, "insufficient_role");
-    app.post(&format!("/api/v1/notification-channels/{hook_id}/test"), &viewer, json!({}))
-        .await
-        .expect_error(403, "insufficient_role");
+    app.post(
+        &format!("/api/v1/notification-channels/{hook_id}/test"),
+        &viewer,
+        json!({}),
+    )
+    .await
+    .expect_error(403, "insufficient_role");
 
     // delete keeps nothing but the log
     let r = app
@@ -172,7 +179,8 @@ async fn every_refusal_has_its_code() {
     let app = spawn_app().await;
     let a = app.tenant("notify-codes").await;
     let key = &a.admin_key;
-    let ok = json!({"name": "n", "kind": "webhook", "events": ["test"], "url": "https://example.com/h"});
+    let ok =
+        json!({"name": "n", "kind": "webhook", "events": ["test"], "url": "https://example.com/h"});
     let with = |k: &str, v: Value| {
         let mut b = ok.clone();
         b[k] = v;
@@ -181,14 +189,46 @@ async fn every_refusal_has_its_code() {
     let cases: Vec<(Value, u16, &str)> = vec![
         (with("name", json!("  ")), 422, "invalid_name"),
         (with("kind", json!("pager")), 422, "invalid_body"),
-        (with("events", json!([])), 422, "invalid_notification_events"),
-        (with("events", json!(["incident.opened"])), 422, "invalid_notification_events"),
-        (with("events", json!(["test", "test"])), 422, "invalid_notification_events"),
-        (with("url", json!("ftp://example.com/")), 422, "invalid_notification_target"),
-        (with("url", json!("https://user:pw@example.com/")), 422, "invalid_notification_target"),
-        (with("url", json!("http://127.0.0.1:8080/hook")), 422, "invalid_notification_target"),
-        (with("url", json!("http://169.254.169.254/latest")), 422, "invalid_notification_target"),
-        (with("recipients", json!(["a@example.com"])), 422, "invalid_notification_target"),
+        (
+            with("events", json!([])),
+            422,
+            "invalid_notification_events",
+        ),
+        (
+            with("events", json!(["incident.opened"])),
+            422,
+            "invalid_notification_events",
+        ),
+        (
+            with("events", json!(["test", "test"])),
+            422,
+            "invalid_notification_events",
+        ),
+        (
+            with("url", json!("ftp://example.com/")),
+            422,
+            "invalid_notification_target",
+        ),
+        (
+            with("url", json!("https://user:pw@example.com/")),
+            422,
+            "invalid_notification_target",
+        ),
+        (
+            with("url", json!("http://127.0.0.1:8080/hook")),
+            422,
+            "invalid_notification_target",
+        ),
+        (
+            with("url", json!("http://169.254.169.254/latest")),
+            422,
+            "invalid_notification_target",
+        ),
+        (
+            with("recipients", json!(["a@example.com"])),
+            422,
+            "invalid_notification_target",
+        ),
         (with("extra", json!(1)), 422, "invalid_body"),
         (
             json!({"name": "m", "kind": "email", "events": ["test"]}),
@@ -217,19 +257,28 @@ async fn every_refusal_has_its_code() {
         ),
     ];
     for (body, status, code) in cases {
-        let r = app.post("/api/v1/notification-channels", key, body.clone()).await;
+        let r = app
+            .post("/api/v1/notification-channels", key, body.clone())
+            .await;
         r.expect_error(status, code);
         // a refused Slack URL or password is never echoed
         assert!(!r.text.contains(":pw@"), "{}", r.text);
     }
-    let r = app.post("/api/v1/notification-channels", key, ok.clone()).await;
+    let r = app
+        .post("/api/v1/notification-channels", key, ok.clone())
+        .await;
     assert_eq!(r.status.as_u16(), 201);
-    let id = r.json()["data"]["channel"]["id"].as_str().unwrap().to_owned();
+    let id = r.json()["data"]["channel"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     app.post("/api/v1/notification-channels", key, ok.clone())
         .await
         .expect_error(409, "notification_channel_name_taken");
     let path = format!("/api/v1/notification-channels/{id}");
-    app.patch(&path, key, json!({})).await.expect_error(422, "empty_update");
+    app.patch(&path, key, json!({}))
+        .await
+        .expect_error(422, "empty_update");
     app.patch(&path, key, json!({"recipients": ["a@example.com"]}))
         .await
         .expect_error(422, "invalid_notification_target");
@@ -239,7 +288,12 @@ async fn every_refusal_has_its_code() {
     app.get("/api/v1/notification-channels/not-a-uuid", key)
         .await
         .expect_error(400, "invalid_path_parameter");
-    for q in ["status=sent", "event_type=incident", "channel_id=x", "page_size=0"] {
+    for q in [
+        "status=sent",
+        "event_type=incident",
+        "channel_id=x",
+        "page_size=0",
+    ] {
         app.get(&format!("/api/v1/notification-deliveries?{q}"), key)
             .await
             .expect_error(400, "invalid_query_parameter");
@@ -262,7 +316,11 @@ async fn test_send_queues_a_delivery_the_log_shows_and_other_tenants_do_not_see(
     .await;
     let id = ch["channel"]["id"].as_str().unwrap().to_owned();
     let r = app
-        .post(&format!("/api/v1/notification-channels/{id}/test"), key, json!({}))
+        .post(
+            &format!("/api/v1/notification-channels/{id}/test"),
+            key,
+            json!({}),
+        )
         .await;
     assert_eq!(r.status.as_u16(), 202, "{}", r.text);
     let delivery_id = r.json()["data"]["delivery_id"].as_str().unwrap().to_owned();
@@ -305,9 +363,7 @@ async fn test_send_queues_a_delivery_the_log_shows_and_other_tenants_do_not_see(
 
     // tenant b sees none of it
     let other = &b.admin_key;
-    for path in [
-        format!("/api/v1/notification-channels/{id}"),
-    ] {
+    for path in [format!("/api/v1/notification-channels/{id}")] {
         app.get(&path, other)
             .await
             .expect_error(404, "notification_channel_not_found");

@@ -301,7 +301,10 @@ fn notification_settings_have_defaults_and_keep_the_smtp_password_secret() {
     assert_eq!(c.notify_timeout_seconds, 10);
     assert!(!c.notify_allow_private_targets);
     let c = parse(&[
-        ("SMTP_URL", "smtps://mailer:hunter2-pass@mail.example.com:465"),
+        (
+            "SMTP_URL",
+            "smtps://mailer:hunter2-pass@mail.example.com:465",
+        ),
         ("SMTP_FROM", "Ops <ops@example.com>"),
         ("NOTIFY_TIMEOUT_SECONDS", "3"),
         ("NOTIFY_ALLOW_PRIVATE_TARGETS", "true"),
@@ -318,7 +321,10 @@ fn notification_settings_have_defaults_and_keep_the_smtp_password_secret() {
     let err = parse(&[("SMTP_URL", "http://user:hunter2-pass@mail")])
         .expect_err("not smtp")
         .to_string();
-    assert!(err.contains("SMTP_URL") && !err.contains("hunter2"), "{err}");
+    assert!(
+        err.contains("SMTP_URL") && !err.contains("hunter2"),
+        "{err}"
+    );
     for bad in ["0", "301", "x"] {
         assert!(parse(&[("NOTIFY_TIMEOUT_SECONDS", bad)]).is_err(), "{bad}");
     }

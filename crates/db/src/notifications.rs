@@ -213,10 +213,7 @@ pub struct NewDelivery<'a> {
     pub max_attempts: i32,
 }
 
-pub async fn insert_delivery(
-    conn: &mut Conn,
-    new: &NewDelivery<'_>,
-) -> Result<DeliveryRow, Error> {
+pub async fn insert_delivery(conn: &mut Conn, new: &NewDelivery<'_>) -> Result<DeliveryRow, Error> {
     diesel::insert_into(dl::table)
         .values(new)
         .returning(DeliveryRow::as_returning())

@@ -64,7 +64,11 @@ struct Receiver {
     thread: Option<JoinHandle<()>>,
 }
 
-async fn receive(req: HttpRequest, body: web::Bytes, state: web::Data<ReceiverState>) -> HttpResponse {
+async fn receive(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<ReceiverState>,
+) -> HttpResponse {
     let headers = req
         .headers()
         .iter()
@@ -80,7 +84,13 @@ async fn receive(req: HttpRequest, body: web::Bytes, state: web::Data<ReceiverSt
             .unwrap_or("");
         let secret = state.secret.lock().unwrap().clone().unwrap_or_default();
         let now = chrono::Utc::now().timestamp();
-        signature::verify(header, &secret, &body, now, signature::DEFAULT_TOLERANCE_SECONDS)
+        signature::verify(
+            header,
+            &secret,
+            &body,
+            now,
+            signature::DEFAULT_TOLERANCE_SECONDS,
+        )
     });
     let refused = matches!(verified, Some(Err(_)));
     state.received.lock().unwrap().push(Received {
@@ -130,7 +140,11 @@ impl Receiver {
     }
 
     fn answer(&self, statuses: &[u16]) {
-        self.state.script.lock().unwrap().extend(statuses.iter().copied());
+        self.state
+            .script
+            .lock()
+            .unwrap()
+            .extend(statuses.iter().copied());
     }
 
     fn verify_with(&self, secret: &str) {
@@ -190,7 +204,10 @@ impl Smtp {
             if let Ok(Some(status)) = smtp.child.try_wait() {
                 panic!("aiosmtpd exited with {status}: is it installed (python3 -m pip install aiosmtpd)?");
             }
-            assert!(Instant::now() < deadline, "aiosmtpd did not listen within 20 s");
+            assert!(
+                Instant::now() < deadline,
+                "aiosmtpd did not listen within 20 s"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         smtp
@@ -240,7 +257,11 @@ async fn channel(
             let c = h.ctx.cipher.encrypt_str(&secret).unwrap();
             (url.map(str::to_owned), Some(secret), Some(c))
         }
-        "slack" => (None, None, Some(h.ctx.cipher.encrypt_str(url.unwrap()).unwrap())),
+        "slack" => (
+            None,
+            None,
+            Some(h.ctx.cipher.encrypt_str(url.unwrap()).unwrap()),
+        ),
         _ => (None, None, None),
     };
     let name = format!("{kind}-{}", Uuid::new_v4().simple());
@@ -321,7 +342,10 @@ async fn job_count(h: &common::Harness) -> i64 {
                             job_type: Some("notification_delivery".into()),
                             ..Default::default()
                         },
-                        wfops_db::jobs::PageRequest { page: 1, page_size: 100 },
+                        wfops_db::jobs::PageRequest {
+                            page: 1,
+                            page_size: 100,
+                        },
                     )
                     .await?
                     .total,
@@ -404,8 +428,15 @@ async fn a_webhook_is_signed_and_the_receiver_verifies_it() {
 async fn a_receiver_with_another_secret_refuses_and_the_delivery_fails_permanently() {
     let h = local_harness().await;
     let rx = Receiver::start();
-    channel(&h, "webhook", &["incident.created"], Some(&format!("{}/hook", rx.url)), None, true)
-        .await;
+    channel(
+        &h,
+        "webhook",
+        &["incident.created"],
+        Some(&format!("{}/hook", rx.url)),
+        None,
+        true,
+    )
+    .await;
     rx.verify_with("whsec_not-the-channels-secret");
     let ids = emit(&h, &incident()).await;
     let err = notify::deliver(&h.ctx, h.tenant, ids[0]).await.unwrap_err();
@@ -418,7 +449,10 @@ async fn a_receiver_with_another_secret_refuses_and_the_delivery_fails_permanent
     assert_eq!(row.status, DeliveryStatus::Failed);
     assert_eq!(row.attempts, 1);
     assert_eq!(row.response_status, Some(401));
-    assert_eq!(row.last_error.as_deref(), Some("the webhook answered HTTP 401"));
+    assert_eq!(
+        row.last_error.as_deref(),
+        Some("the webhook answered HTTP 401")
+    );
 }
 
 #[tokio::test]
@@ -537,7 +571,15 @@ async fn slack_gets_text_and_blocks_and_its_url_never_reaches_the_log() {
     let h = local_harness().await;
     let rx = Receiver::start();
     let slack_url = format!("{}/slack/T000/B000/XXXXSECRETXXXX", rx.url);
-    channel(&h, "slack", &["incident.created"], Some(&slack_url), None, true).await;
+    channel(
+        &h,
+        "slack",
+        &["incident.created"],
+        Some(&slack_url),
+        None,
+        true,
+    )
+    .await;
     let ids = emit(&h, &incident()).await;
     notify::deliver(&h.ctx, h.tenant, ids[0]).await.unwrap();
     let got = rx.received();
@@ -571,7 +613,9 @@ async fn email_goes_through_a_real_smtp_server_with_text_and_html() {
     let smtp = Smtp::start();
     let port = smtp.port;
     let h = common::harness_with(move |c| {
-        c.smtp_url = Some(wfops_config::Secret::new(format!("smtp://127.0.0.1:{port}")));
+        c.smtp_url = Some(wfops_config::Secret::new(format!(
+            "smtp://127.0.0.1:{port}"
+        )));
         c.smtp_from = "WorkflowOps <ops@workflowops.test>".into();
     })
     .await;
@@ -598,17 +642,37 @@ async fn email_goes_through_a_real_smtp_server_with_text_and_html() {
     };
     assert_eq!(messages.len(), 1, "one message for both recipients");
     let m = &messages[0];
-    assert!(m.contains("Subject: [WorkflowOps] Drift incident opened: 2 workflows changed"), "{m}");
-    assert!(m.contains("From: WorkflowOps <ops@workflowops.test>"), "{m}");
-    assert!(m.contains("oncall@example.com") && m.contains("lead@example.org"), "{m}");
-    assert!(m.contains("Content-Type: text/plain") && m.contains("Content-Type: text/html"), "{m}");
+    assert!(
+        m.contains("Subject: [WorkflowOps] Drift incident opened: 2 workflows changed"),
+        "{m}"
+    );
+    assert!(
+        m.contains("From: WorkflowOps <ops@workflowops.test>"),
+        "{m}"
+    );
+    assert!(
+        m.contains("oncall@example.com") && m.contains("lead@example.org"),
+        "{m}"
+    );
+    assert!(
+        m.contains("Content-Type: text/plain") && m.contains("Content-Type: text/html"),
+        "{m}"
+    );
     assert!(m.contains("Affected workflows: 2"), "{m}");
 }
 
 #[tokio::test]
 async fn email_without_an_smtp_server_configured_fails_with_a_clear_message() {
     let h = local_harness().await;
-    channel(&h, "email", &["test"], None, Some(vec!["a@example.com"]), true).await;
+    channel(
+        &h,
+        "email",
+        &["test"],
+        None,
+        Some(vec!["a@example.com"]),
+        true,
+    )
+    .await;
     let ids = emit(&h, &Event::Test { requested_by: None }).await;
     let err = notify::deliver(&h.ctx, h.tenant, ids[0]).await.unwrap_err();
     assert!(!err.is_retryable());
@@ -621,9 +685,33 @@ async fn email_without_an_smtp_server_configured_fails_with_a_clear_message() {
 #[tokio::test]
 async fn only_enabled_channels_that_want_the_event_get_a_delivery() {
     let h = local_harness().await;
-    let (wants, _) = channel(&h, "webhook", &["incident.created", "incident.closed"], Some("http://127.0.0.1:9/a"), None, true).await;
-    channel(&h, "webhook", &["promotion.failed"], Some("http://127.0.0.1:9/b"), None, true).await;
-    channel(&h, "webhook", &["incident.created"], Some("http://127.0.0.1:9/c"), None, false).await;
+    let (wants, _) = channel(
+        &h,
+        "webhook",
+        &["incident.created", "incident.closed"],
+        Some("http://127.0.0.1:9/a"),
+        None,
+        true,
+    )
+    .await;
+    channel(
+        &h,
+        "webhook",
+        &["promotion.failed"],
+        Some("http://127.0.0.1:9/b"),
+        None,
+        true,
+    )
+    .await;
+    channel(
+        &h,
+        "webhook",
+        &["incident.created"],
+        Some("http://127.0.0.1:9/c"),
+        None,
+        false,
+    )
+    .await;
     let ids = emit(&h, &incident()).await;
     assert_eq!(ids.len(), 1);
     assert_eq!(delivery(&h, ids[0]).await.channel_id, Some(wants.id));
@@ -635,7 +723,15 @@ async fn only_enabled_channels_that_want_the_event_get_a_delivery() {
 #[tokio::test]
 async fn an_event_emitted_in_a_rolled_back_transaction_leaves_nothing() {
     let h = local_harness().await;
-    channel(&h, "webhook", &["incident.created"], Some("http://127.0.0.1:9/a"), None, true).await;
+    channel(
+        &h,
+        "webhook",
+        &["incident.created"],
+        Some("http://127.0.0.1:9/a"),
+        None,
+        true,
+    )
+    .await;
     let tenant = h.tenant;
     let event = incident();
     let result: Result<(), wfops_db::Error> = h
@@ -656,10 +752,8 @@ async fn an_event_emitted_in_a_rolled_back_transaction_leaves_nothing() {
         .ctx
         .db
         .tenant_tx(tenant, |conn| {
-            async move {
-                store::list_deliveries(conn, &Default::default(), 0, 50).await
-            }
-            .scope_boxed()
+            async move { store::list_deliveries(conn, &Default::default(), 0, 50).await }
+                .scope_boxed()
         })
         .await
         .unwrap();
@@ -673,8 +767,15 @@ async fn private_addresses_are_refused_unless_the_installation_allows_them() {
     let h = common::harness().await;
     assert!(!h.ctx.config.notify_allow_private_targets);
     let rx = Receiver::start();
-    channel(&h, "webhook", &["incident.created"], Some(&format!("{}/hook", rx.url)), None, true)
-        .await;
+    channel(
+        &h,
+        "webhook",
+        &["incident.created"],
+        Some(&format!("{}/hook", rx.url)),
+        None,
+        true,
+    )
+    .await;
     let ids = emit(&h, &incident()).await;
     let err = notify::deliver(&h.ctx, h.tenant, ids[0]).await.unwrap_err();
     assert!(!err.is_retryable());
@@ -682,7 +783,10 @@ async fn private_addresses_are_refused_unless_the_installation_allows_them() {
     let row = delivery(&h, ids[0]).await;
     assert_eq!(row.status, DeliveryStatus::Failed);
     assert!(
-        row.last_error.as_deref().unwrap().contains("non-public address"),
+        row.last_error
+            .as_deref()
+            .unwrap()
+            .contains("non-public address"),
         "{:?}",
         row.last_error
     );
@@ -691,7 +795,15 @@ async fn private_addresses_are_refused_unless_the_installation_allows_them() {
 #[tokio::test]
 async fn a_deleted_channel_fails_its_pending_deliveries() {
     let h = local_harness().await;
-    let (ch, _) = channel(&h, "webhook", &["incident.created"], Some("http://127.0.0.1:9/a"), None, true).await;
+    let (ch, _) = channel(
+        &h,
+        "webhook",
+        &["incident.created"],
+        Some("http://127.0.0.1:9/a"),
+        None,
+        true,
+    )
+    .await;
     let ids = emit(&h, &incident()).await;
     let id = ch.id;
     h.ctx

@@ -131,7 +131,9 @@ pub enum Event {
     PromotionFailed(PromotionInfo),
     PromotionRolledBack(PromotionInfo),
     /// A test send asked for by an admin.
-    Test { requested_by: Option<Uuid> },
+    Test {
+        requested_by: Option<Uuid>,
+    },
 }
 
 impl Event {

@@ -1,8 +1,4 @@
-//! Notifications, the pure part (docs/notifications.md): the words the tables store (channel
-//! kinds, event types, delivery statuses), the events and the body every channel receives, the
-//! signature of outgoing webhooks and how a receiver verifies it, the rules for channel targets
-//! (webhook URLs, email addresses, which network addresses may be reached), and the text of a
-//! Slack message or an email. No I/O: the engine sends, the database stores.
+#![doc = include_str!("../README.md")]
 
 pub mod event;
 pub mod message;

@@ -13,7 +13,10 @@ pub fn summary(envelope: &Envelope) -> (String, Vec<(String, String)>) {
     let d = &envelope.data;
     let incident_facts = || {
         vec![
-            ("Environment".to_owned(), field(d, "environment_name").to_owned()),
+            (
+                "Environment".to_owned(),
+                field(d, "environment_name").to_owned(),
+            ),
             ("Severity".to_owned(), field(d, "severity").to_owned()),
             (
                 "Affected workflows".to_owned(),
@@ -30,10 +33,16 @@ pub fn summary(envelope: &Envelope) -> (String, Vec<(String, String)>) {
                 "From".to_owned(),
                 field(d, "source_environment_name").to_owned(),
             ),
-            ("To".to_owned(), field(d, "target_environment_name").to_owned()),
+            (
+                "To".to_owned(),
+                field(d, "target_environment_name").to_owned(),
+            ),
             ("Error".to_owned(), field(d, "error").to_owned()),
             ("Promotion".to_owned(), field(d, "promotion_id").to_owned()),
-            ("Deployment".to_owned(), field(d, "deployment_id").to_owned()),
+            (
+                "Deployment".to_owned(),
+                field(d, "deployment_id").to_owned(),
+            ),
         ]
     };
     match envelope.event_type {
@@ -215,7 +224,10 @@ mod tests {
             "Promotion into prod &lt;main&gt; failed and was rolled back"
         );
         let section = m["blocks"][1]["text"]["text"].as_str().unwrap();
-        assert!(section.contains("*Error:* n8n said 500 &amp; more"), "{section}");
+        assert!(
+            section.contains("*Error:* n8n said 500 &amp; more"),
+            "{section}"
+        );
     }
 
     #[test]

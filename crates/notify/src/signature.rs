@@ -80,7 +80,9 @@ pub fn verify(
     let mut signatures = Vec::new();
     for part in header.split(',') {
         match part.trim().split_once('=') {
-            Some(("t", t)) => timestamp = Some(t.parse::<i64>().map_err(|_| VerifyError::Malformed)?),
+            Some(("t", t)) => {
+                timestamp = Some(t.parse::<i64>().map_err(|_| VerifyError::Malformed)?)
+            }
             Some(("v1", hex_sig)) => {
                 signatures.push(hex::decode(hex_sig).map_err(|_| VerifyError::Malformed)?)
             }
@@ -172,7 +174,11 @@ mod tests {
             Err(VerifyError::Mismatch)
         );
         // any matching v1 is enough; unknown schemes are ignored
-        let two = format!("t={t},v0=abc,v1={},v1={}", "00".repeat(32), compute("whsec_s", t, body));
+        let two = format!(
+            "t={t},v0=abc,v1={},v1={}",
+            "00".repeat(32),
+            compute("whsec_s", t, body)
+        );
         assert_eq!(verify(&two, "whsec_s", body, t, 300), Ok(()));
         for bad in ["", "t=1", "v1=00", "t=x,v1=00", "t=1,v1=zz", "garbage"] {
             assert_eq!(

@@ -146,9 +146,9 @@ pub fn is_email(address: &str) -> bool {
         && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..")
-        && local.chars().all(|c| {
-            c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c)
-        });
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
     let labels: Vec<&str> = domain.split('.').collect();
     let domain_ok = labels.len() >= 2
         && labels.iter().all(|l| {
@@ -184,10 +184,16 @@ mod tests {
             ("http://127.0.0.1:9000/", TargetError::NonPublicAddress),
             ("http://localhost/", TargetError::NonPublicAddress),
             ("http://api.localhost./", TargetError::NonPublicAddress),
-            ("http://169.254.169.254/latest/meta-data", TargetError::NonPublicAddress),
+            (
+                "http://169.254.169.254/latest/meta-data",
+                TargetError::NonPublicAddress,
+            ),
             ("http://10.1.2.3/", TargetError::NonPublicAddress),
             ("http://[::1]/", TargetError::NonPublicAddress),
-            ("http://[::ffff:192.168.0.1]/", TargetError::NonPublicAddress),
+            (
+                "http://[::ffff:192.168.0.1]/",
+                TargetError::NonPublicAddress,
+            ),
             ("http://0.0.0.0/", TargetError::NonPublicAddress),
         ] {
             assert_eq!(check_url(bad, false).unwrap_err(), why, "{bad}");

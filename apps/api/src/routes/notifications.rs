@@ -289,12 +289,10 @@ fn not_found_or(id: Uuid) -> impl Fn(wfops_db::Error) -> ApiError {
 
 /// 1 to 6 distinct known event types, returned as stored.
 fn check_events(raw: &[String]) -> Result<Value, ApiError> {
-    let bad = |reason: String| {
-        ApiError::Coded {
-            code: Code::InvalidNotificationEvents,
-            message: format!("events: {reason}"),
-            details: Some(json!({ "field": "events", "reason": reason })),
-        }
+    let bad = |reason: String| ApiError::Coded {
+        code: Code::InvalidNotificationEvents,
+        message: format!("events: {reason}"),
+        details: Some(json!({ "field": "events", "reason": reason })),
     };
     if raw.is_empty() || raw.len() > EventType::ALL.len() {
         return Err(bad(format!(
@@ -446,7 +444,12 @@ pub async fn create(
             if req.recipients.is_some() {
                 return Err(target_mismatch("recipients", kind));
             }
-            let url = check_url(&state, req.url.as_deref().ok_or_else(|| target_mismatch("url", kind))?)?;
+            let url = check_url(
+                &state,
+                req.url
+                    .as_deref()
+                    .ok_or_else(|| target_mismatch("url", kind))?,
+            )?;
             if kind == ChannelKind::Webhook {
                 let secret = notify::new_signing_secret();
                 let ciphertext = encrypt(&state, &secret)?;
@@ -543,10 +546,22 @@ pub async fn update(
             "the body must set at least one field to change",
         ));
     }
-    let name = req.name.as_deref().map(|n| validate_name("name", n)).transpose()?;
+    let name = req
+        .name
+        .as_deref()
+        .map(|n| validate_name("name", n))
+        .transpose()?;
     let events = req.events.as_deref().map(check_events).transpose()?;
-    let url = req.url.as_deref().map(|u| check_url(&state, u)).transpose()?;
-    let recipients = req.recipients.as_deref().map(check_recipients).transpose()?;
+    let url = req
+        .url
+        .as_deref()
+        .map(|u| check_url(&state, u))
+        .transpose()?;
+    let recipients = req
+        .recipients
+        .as_deref()
+        .map(check_recipients)
+        .transpose()?;
     let mut changed = Vec::new();
     for (field, set) in [
         ("name", name.is_some()),
@@ -565,7 +580,9 @@ pub async fn update(
         .db
         .tenant_tx(auth.caller.tenant_id, |conn| {
             async move {
-                let current = store::get_channel(conn, id).await.map_err(not_found_or(id))?;
+                let current = store::get_channel(conn, id)
+                    .await
+                    .map_err(not_found_or(id))?;
                 let mut changes = ChannelChanges {
                     name,
                     enabled,
@@ -634,7 +651,9 @@ pub async fn delete(
         .db
         .tenant_tx(auth.caller.tenant_id, |conn| {
             async move {
-                let row = store::delete_channel(conn, id).await.map_err(not_found_or(id))?;
+                let row = store::delete_channel(conn, id)
+                    .await
+                    .map_err(not_found_or(id))?;
                 record(
                     conn,
                     auth_ref,
@@ -684,7 +703,9 @@ pub async fn rotate_secret(
         .db
         .tenant_tx(auth.caller.tenant_id, |conn| {
             async move {
-                let current = store::get_channel(conn, id).await.map_err(not_found_or(id))?;
+                let current = store::get_channel(conn, id)
+                    .await
+                    .map_err(not_found_or(id))?;
                 if current.kind != ChannelKind::Webhook {
                     return Err(ApiError::new(
                         Code::ChannelHasNoSigningSecret,
@@ -750,10 +771,11 @@ pub async fn test_send(
         .db
         .tenant_tx(tenant_id, |conn| {
             async move {
-                let channel = store::get_channel(conn, id).await.map_err(not_found_or(id))?;
+                let channel = store::get_channel(conn, id)
+                    .await
+                    .map_err(not_found_or(id))?;
                 let delivery_id =
-                    notify::send_test(conn, tenant_id, &channel, auth_ref.caller.user_id())
-                        .await?;
+                    notify::send_test(conn, tenant_id, &channel, auth_ref.caller.user_id()).await?;
                 record(
                     conn,
                     auth_ref,

@@ -33,12 +33,20 @@ pub struct DeliveryReport {
 /// How an attempt went.
 #[derive(Debug)]
 enum Outcome {
-    Delivered { status: Option<u16> },
+    Delivered {
+        status: Option<u16>,
+    },
     /// Worth another attempt (timeout, connection refused, 408, 429, 5xx, a transient SMTP
     /// answer).
-    Retry { status: Option<u16>, error: String },
+    Retry {
+        status: Option<u16>,
+        error: String,
+    },
     /// Will fail the same way again (another 4xx, a redirect, a refused address).
-    Permanent { status: Option<u16>, error: String },
+    Permanent {
+        status: Option<u16>,
+        error: String,
+    },
 }
 
 /// What a delivery goes out with: the outgoing timeout, whether private addresses may be
@@ -77,7 +85,11 @@ impl Sender {
 /// retries the job with backoff); the last attempt, or a permanent failure, marks it `failed`
 /// and returns an error that is not retried. A delivery that already ended is left alone, so a
 /// job that runs twice sends once.
-pub async fn deliver(ctx: &EngineCtx, tenant_id: Uuid, delivery_id: Uuid) -> Result<DeliveryReport> {
+pub async fn deliver(
+    ctx: &EngineCtx,
+    tenant_id: Uuid,
+    delivery_id: Uuid,
+) -> Result<DeliveryReport> {
     let started = ctx
         .db
         .tenant_tx(tenant_id, |conn| {
@@ -162,7 +174,12 @@ pub async fn deliver(ctx: &EngineCtx, tenant_id: Uuid, delivery_id: Uuid) -> Res
     }
 }
 
-async fn attempt(ctx: &EngineCtx, sender: &Sender, row: &DeliveryRow, channel: &ChannelRow) -> Outcome {
+async fn attempt(
+    ctx: &EngineCtx,
+    sender: &Sender,
+    row: &DeliveryRow,
+    channel: &ChannelRow,
+) -> Outcome {
     let envelope = Envelope {
         id: row.event_id,
         event_type: row.event_type,
@@ -247,7 +264,11 @@ async fn post(
     headers: &[(&str, String)],
     secret_url: bool,
 ) -> Outcome {
-    let what = if secret_url { "the Slack webhook" } else { "the webhook" };
+    let what = if secret_url {
+        "the Slack webhook"
+    } else {
+        "the webhook"
+    };
     let parsed = match target::check_url(url, sender.allow_private) {
         Ok(u) => u,
         Err(e) => {
@@ -322,7 +343,9 @@ async fn post(
             } else if status.is_redirection() {
                 Outcome::Permanent {
                     status: Some(code),
-                    error: format!("{what} answered a redirect (HTTP {code}), which is not followed"),
+                    error: format!(
+                        "{what} answered a redirect (HTTP {code}), which is not followed"
+                    ),
                 }
             } else {
                 Outcome::Permanent {

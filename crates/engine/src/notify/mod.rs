@@ -33,7 +33,9 @@ pub async fn emit(conn: &mut Conn, tenant_id: Uuid, event: &Event) -> wfops_db::
     let mut ids = Vec::new();
     for channel in store::enabled_channels(conn).await? {
         if channel.event_types()?.contains(&event_type) {
-            ids.push(enqueue_delivery(conn, tenant_id, &channel, event_id, event_type, &data).await?);
+            ids.push(
+                enqueue_delivery(conn, tenant_id, &channel, event_id, event_type, &data).await?,
+            );
         }
     }
     Ok(ids)
