@@ -12,7 +12,7 @@ status=0
 fail() { echo "purity: $*" >&2; status=1; }
 
 # --- 1. domain crates do no I/O
-domain=(wfops-canonical wfops-diff wfops-promotion wfops-drift wfops-tenancy)
+domain=(wfops-canonical wfops-diff wfops-promotion wfops-drift wfops-tenancy wfops-notify)
 forbidden='^(diesel|diesel-async|diesel_migrations|actix-web|actix-http|tokio|tokio-postgres|reqwest|hyper|git2|async-stripe|stripe-rust|wfops-db|wfops-n8n|wfops-git|wfops-engine)$'
 for c in "${domain[@]}"; do
   bad=$(cargo tree -q -p "$c" -e normal,build --prefix none -f '{p}' | awk '{print $1}' | sort -u | grep -E "$forbidden" || true)

@@ -154,6 +154,12 @@ error_codes! {
     InvalidVariableKey = "invalid_variable_key", BAD_REQUEST, "InvalidRequestError";
     InvalidVariableValue = "invalid_variable_value", UNPROCESSABLE_ENTITY, "ValidationError";
     InvalidCredentialMapping = "invalid_credential_mapping", UNPROCESSABLE_ENTITY, "ValidationError";
+    // notifications
+    NotificationChannelNotFound = "notification_channel_not_found", NOT_FOUND, "NotFoundError";
+    NotificationChannelNameTaken = "notification_channel_name_taken", CONFLICT, "ConflictError";
+    InvalidNotificationEvents = "invalid_notification_events", UNPROCESSABLE_ENTITY, "ValidationError";
+    InvalidNotificationTarget = "invalid_notification_target", UNPROCESSABLE_ENTITY, "ValidationError";
+    ChannelHasNoSigningSecret = "channel_has_no_signing_secret", CONFLICT, "StateError";
     // what WorkflowOps depends on
     GitRemoteUnreachable = "git_remote_unreachable", BAD_GATEWAY, "UpstreamError";
     GitAuthFailed = "git_auth_failed", BAD_GATEWAY, "UpstreamError";
@@ -412,6 +418,11 @@ fn unique_conflict(constraint: &str) -> ApiError {
             "name",
             "an environment with this name already exists in this tenant",
         ),
+        "notification_channels_tenant_id_name_key" => (
+            Code::NotificationChannelNameTaken,
+            "name",
+            "a notification channel with this name already exists in this tenant",
+        ),
         "pipelines_tenant_id_name_key" => (
             Code::PipelineNameTaken,
             "name",
@@ -507,7 +518,8 @@ impl From<EngineError> for ApiError {
                     details: Some(json!({ "workflow_ids": ids })),
                 };
             }
-            K::Internal => return ApiError::internal(err),
+            // only a notification_delivery job meets it; no request waits on a delivery
+            K::NotificationFailed | K::Internal => return ApiError::internal(err),
         };
         // The engine's messages name environments and causes but never secrets.
         ApiError::new(code, err.to_string())

@@ -123,6 +123,33 @@ pub fn route_table() -> Vec<(&'static str, Vec<(Method, MakeRoute)>)> {
             "/api/v1/promotions/drift-check/{env_id}",
             vec![route!(GET, preflight::drift_check)],
         ),
+        (
+            "/api/v1/notification-channels",
+            vec![
+                route!(GET, notifications::list),
+                route!(POST, notifications::create),
+            ],
+        ),
+        (
+            "/api/v1/notification-channels/{id}",
+            vec![
+                route!(GET, notifications::get),
+                route!(PATCH, notifications::update),
+                route!(DELETE, notifications::delete),
+            ],
+        ),
+        (
+            "/api/v1/notification-channels/{id}/rotate-secret",
+            vec![route!(POST, notifications::rotate_secret)],
+        ),
+        (
+            "/api/v1/notification-channels/{id}/test",
+            vec![route!(POST, notifications::test_send)],
+        ),
+        (
+            "/api/v1/notification-deliveries",
+            vec![route!(GET, notifications::deliveries)],
+        ),
         ("/api/v1/schedulers", vec![route!(GET, schedulers::list)]),
         (
             "/api/v1/platform/schedulers",

@@ -41,6 +41,14 @@ use crate::routes;
         routes::preflight::validate,
         routes::preflight::compare,
         routes::preflight::drift_check,
+        routes::notifications::list,
+        routes::notifications::get,
+        routes::notifications::create,
+        routes::notifications::update,
+        routes::notifications::delete,
+        routes::notifications::rotate_secret,
+        routes::notifications::test_send,
+        routes::notifications::deliveries,
         routes::schedulers::list,
         routes::schedulers::installation,
         routes::canonical::sync_environment,
@@ -122,6 +130,8 @@ use crate::routes;
         routes::preflight::RiskReasonView,
         routes::promotions::PromotionStatusParam,
         routes::deployments::DeploymentStatusParam,
+        routes::notifications::EventTypeParam,
+        routes::notifications::DeliveryStatusParam,
     )),
     modifiers(&BearerAuth, &CommonResponses, &NonEmptyUpdates),
     tags(
@@ -136,6 +146,7 @@ use crate::routes;
         (name = "jobs", description = "Background jobs and their Server-Sent Events"),
         (name = "pipelines", description = "Promotion pipelines: stages and their gates"),
         (name = "promotions", description = "Promotions: pre-flight gates, comparison, drift check, credential mappings, approvals, deployments, snapshots and their restores"),
+        (name = "notifications", description = "Notification channels (signed webhooks, Slack, email), test sends and the delivery log"),
     )
 )]
 pub struct ApiDoc;
@@ -171,7 +182,11 @@ impl Modify for NonEmptyUpdates {
         let Some(components) = openapi.components.as_mut() else {
             return;
         };
-        for name in ["UpdateEnvironmentRequest", "UpdatePipelineRequest"] {
+        for name in [
+            "UpdateEnvironmentRequest",
+            "UpdatePipelineRequest",
+            "UpdateChannelRequest",
+        ] {
             if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(name) {
                 object.min_properties = Some(1);
                 object.max_properties = None;

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use wfops_engine::jobs::{
-    DriftCheck, DriftReconcile, EnvironmentSync, OnboardingInventory, PromotionDeployment,
-    Reconcile, RepositorySync, SnapshotRestore,
+    DriftCheck, DriftReconcile, EnvironmentSync, NotificationDelivery, OnboardingInventory,
+    PromotionDeployment, Reconcile, RepositorySync, SnapshotRestore,
 };
 use wfops_engine::EngineCtx;
 
@@ -20,6 +20,7 @@ pub fn register_engine_jobs(registry: &mut Registry, ctx: Arc<EngineCtx>) -> Res
     registry.register_job::<PromotionDeployment>(ctx.clone())?;
     registry.register_job::<SnapshotRestore>(ctx.clone())?;
     registry.register_job::<DriftCheck>(ctx.clone())?;
-    registry.register_job::<DriftReconcile>(ctx)?;
+    registry.register_job::<DriftReconcile>(ctx.clone())?;
+    registry.register_job::<NotificationDelivery>(ctx)?;
     Ok(())
 }

@@ -381,3 +381,119 @@ async fn the_drift_scheduler_checks_non_dev_environments_with_git_once_at_a_time
     assert_eq!(checks[0].payload["check_type"], "scheduled");
     assert_ne!(checks[0].environment_id, Some(dev));
 }
+
+/// A bare HTTP receiver on the loopback that answers the statuses of `script` in order (200
+/// once it is empty) and counts the requests it got.
+async fn http_receiver(script: Vec<u16>) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    tokio::spawn(async move {
+        let mut script = std::collections::VecDeque::from(script);
+        while let Ok((mut socket, _)) = listener.accept().await {
+            // read the head, then the body its Content-Length announces
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            loop {
+                let n = socket.read(&mut chunk).await.unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse::<usize>().ok())?
+                        })
+                        .unwrap_or(0);
+                    if buf.len() >= end + 4 + length {
+                        break;
+                    }
+                }
+            }
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let status = script.pop_front().unwrap_or(200);
+            let response =
+                format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let _ = socket.write_all(response.as_bytes()).await;
+            let _ = socket.shutdown().await;
+        }
+    });
+    (url, count)
+}
+
+#[tokio::test]
+async fn a_notification_delivery_is_retried_by_the_queue_until_the_receiver_answers() {
+    let f = fixture().await;
+    let mut config = wfops_config::Config::for_tests();
+    config.home = std::env::temp_dir().join(format!("wfops-worker-{}", Uuid::new_v4().simple()));
+    config.notify_allow_private_targets = true;
+    let ctx = EngineCtx::from_config(f.db.clone(), Arc::new(config)).expect("engine");
+    let (url, requests) = http_receiver(vec![503, 502]).await;
+    let secret = ctx.cipher.encrypt_str("whsec_worker-test").unwrap();
+    let tenant = f.tenant;
+    let delivery_id =
+        f.db.tenant_tx(tenant, move |conn| {
+            async move {
+                use wfops_db::notifications::{insert_channel, NewChannel};
+                insert_channel(
+                    conn,
+                    &NewChannel {
+                        tenant_id: tenant,
+                        name: "hook",
+                        kind: "webhook",
+                        enabled: true,
+                        events: serde_json::json!(["test"]),
+                        webhook_url: Some(&url),
+                        secret_ciphertext: Some(&secret),
+                        email_recipients: None,
+                        created_by: None,
+                    },
+                )
+                .await?;
+                let ids = wfops_engine::notify::emit(
+                    conn,
+                    tenant,
+                    &wfops_engine::notify::Event::Test { requested_by: None },
+                )
+                .await?;
+                Ok::<_, wfops_db::Error>(ids[0])
+            }
+            .scope_boxed()
+        })
+        .await
+        .unwrap();
+    let delivery = |f: &Fixture| {
+        let db = f.db.clone();
+        async move {
+            db.tenant_tx(tenant, move |conn| {
+                async move { wfops_db::notifications::get_delivery(conn, delivery_id).await }
+                    .scope_boxed()
+            })
+            .await
+            .unwrap()
+        }
+    };
+    let job_id = delivery(&f).await.job_id.expect("a job per delivery");
+
+    let worker = start(Worker::new(
+        f.db.clone(),
+        registry(ctx),
+        fast_options("notify"),
+    ));
+    let job = wait_finished(&f, job_id).await;
+    worker.stop().await;
+    assert_eq!(job.status, JobStatus::Completed, "{:?}", job.error);
+    assert_eq!(job.attempts, 3);
+    let row = delivery(&f).await;
+    assert_eq!(row.status, wfops_engine::notify::DeliveryStatus::Delivered);
+    assert_eq!(row.attempts, 3);
+    assert_eq!(row.response_status, Some(200));
+    assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 3);
+}

@@ -122,6 +122,21 @@ pub struct Config {
     pub n8n_connect_timeout_seconds: u64,
     /// `N8N_REQUEST_TIMEOUT_SECONDS` (default 30): one whole request to an n8n instance.
     pub n8n_request_timeout_seconds: u64,
+    /// `SMTP_URL`: the mail server notifications are sent through, `smtp://host:port` (STARTTLS
+    /// when the server offers it), `smtp://host:port?tls=required` or `smtps://host:port`
+    /// (implicit TLS); credentials as `smtp://user:password@host`. A secret: it may hold a
+    /// password. `None`: email channels fail their deliveries with a message that says so.
+    pub smtp_url: Option<Secret<String>>,
+    /// `SMTP_FROM` (default `WorkflowOps <workflowops@localhost>`): the sender of notification
+    /// emails.
+    pub smtp_from: String,
+    /// `NOTIFY_TIMEOUT_SECONDS` (default 10): one whole outgoing notification request (webhook,
+    /// Slack, or SMTP session), connection included.
+    pub notify_timeout_seconds: u64,
+    /// `NOTIFY_ALLOW_PRIVATE_TARGETS` (default false): let webhook and Slack channels reach
+    /// loopback, private, link-local and other non-public addresses (local development and
+    /// tests; docs/decisions/outbound-webhooks.md).
+    pub notify_allow_private_targets: bool,
 }
 
 /// The secrets an app needs once configuration is complete.
@@ -213,6 +228,20 @@ impl Config {
             None => Vec::new(),
         };
 
+        let smtp_url = match get("SMTP_URL") {
+            Some(url) => {
+                if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                    // the value is not echoed: it may hold a password
+                    return Err(Error::Invalid {
+                        var: "SMTP_URL",
+                        reason: "must start with smtp:// or smtps://".into(),
+                    });
+                }
+                Some(Secret::new(url))
+            }
+            None => None,
+        };
+
         Ok(Self {
             database_url,
             embedded_pg: boolean(&get, EMBEDDED_SWITCH, false)?,
@@ -272,6 +301,11 @@ impl Config {
             git_read_timeout_seconds: range(&get, "GIT_READ_TIMEOUT_SECONDS", 60, 1, 3600)?,
             n8n_connect_timeout_seconds: range(&get, "N8N_CONNECT_TIMEOUT_SECONDS", 5, 1, 600)?,
             n8n_request_timeout_seconds: range(&get, "N8N_REQUEST_TIMEOUT_SECONDS", 30, 1, 3600)?,
+            smtp_url,
+            smtp_from: get("SMTP_FROM")
+                .unwrap_or_else(|| "WorkflowOps <workflowops@localhost>".into()),
+            notify_timeout_seconds: range(&get, "NOTIFY_TIMEOUT_SECONDS", 10, 1, 300)?,
+            notify_allow_private_targets: boolean(&get, "NOTIFY_ALLOW_PRIVATE_TARGETS", false)?,
         })
     }
 

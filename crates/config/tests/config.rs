@@ -294,6 +294,43 @@ fn network_timeouts_have_defaults_and_bounds() {
 }
 
 #[test]
+fn notification_settings_have_defaults_and_keep_the_smtp_password_secret() {
+    let c = parse(&[]).unwrap();
+    assert!(c.smtp_url.is_none());
+    assert_eq!(c.smtp_from, "WorkflowOps <workflowops@localhost>");
+    assert_eq!(c.notify_timeout_seconds, 10);
+    assert!(!c.notify_allow_private_targets);
+    let c = parse(&[
+        (
+            "SMTP_URL",
+            "smtps://mailer:hunter2-pass@mail.example.com:465",
+        ),
+        ("SMTP_FROM", "Ops <ops@example.com>"),
+        ("NOTIFY_TIMEOUT_SECONDS", "3"),
+        ("NOTIFY_ALLOW_PRIVATE_TARGETS", "true"),
+    ])
+    .unwrap();
+    assert_eq!(
+        c.smtp_url.as_ref().unwrap().expose(),
+        "smtps://mailer:hunter2-pass@mail.example.com:465"
+    );
+    assert!(!format!("{c:?}").contains("hunter2-pass"));
+    assert_eq!(c.smtp_from, "Ops <ops@example.com>");
+    assert_eq!(c.notify_timeout_seconds, 3);
+    assert!(c.notify_allow_private_targets);
+    let err = parse(&[("SMTP_URL", "http://user:hunter2-pass@mail")])
+        .expect_err("not smtp")
+        .to_string();
+    assert!(
+        err.contains("SMTP_URL") && !err.contains("hunter2"),
+        "{err}"
+    );
+    for bad in ["0", "301", "x"] {
+        assert!(parse(&[("NOTIFY_TIMEOUT_SECONDS", bad)]).is_err(), "{bad}");
+    }
+}
+
+#[test]
 fn without_database_url_or_the_embedded_switch_nothing_is_generated() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");

@@ -16,6 +16,7 @@ use diesel::sql_types::{Nullable, Text};
 use wfops_canonical::{MappingStatus, Provider};
 use wfops_diff::DiffStatus;
 use wfops_drift::{EnvironmentDriftStatus, EscalationLevel, IncidentStatus, Severity};
+use wfops_notify::{ChannelKind, DeliveryStatus, EventType};
 use wfops_promotion::{
     DeploymentStatus, EnvironmentClass, PromotionStatus, RollbackOutcome, SnapshotKind,
     WorkflowAction,
@@ -61,6 +62,18 @@ impl StoredAsText for WorkflowAction {
 
 impl StoredAsText for RollbackOutcome {
     const WHAT: &'static str = "a rollback outcome";
+}
+
+impl StoredAsText for ChannelKind {
+    const WHAT: &'static str = "a notification channel kind";
+}
+
+impl StoredAsText for EventType {
+    const WHAT: &'static str = "a notification event type";
+}
+
+impl StoredAsText for DeliveryStatus {
+    const WHAT: &'static str = "a notification delivery status";
 }
 
 impl StoredAsText for EnvironmentDriftStatus {
@@ -135,6 +148,9 @@ macro_rules! unwrap_into {
 }
 
 unwrap_into!(
+    ChannelKind,
+    EventType,
+    DeliveryStatus,
     MappingStatus,
     DiffStatus,
     EnvironmentClass,

@@ -14,6 +14,7 @@ pub mod audit;
 pub mod credential_mappings;
 pub mod environment_variables;
 pub mod environments;
+pub mod notifications; // notification channels and the delivery log
 pub mod pipelines;
 pub mod preflight; // the reads of a promotion's pre-flight
 pub mod promotion_run; // what executing a promotion writes

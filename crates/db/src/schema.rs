@@ -350,6 +350,47 @@ diesel::table! {
 }
 
 diesel::table! {
+    notification_channels (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        name -> Text,
+        kind -> Text,
+        enabled -> Bool,
+        events -> Jsonb,
+        webhook_url -> Nullable<Text>,
+        secret_ciphertext -> Nullable<Text>,
+        email_recipients -> Nullable<Jsonb>,
+        secret_rotated_at -> Nullable<Timestamptz>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    notification_deliveries (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        channel_id -> Nullable<Uuid>,
+        channel_name -> Text,
+        channel_kind -> Text,
+        event_id -> Uuid,
+        event_type -> Text,
+        payload -> Jsonb,
+        status -> Text,
+        attempts -> Int4,
+        max_attempts -> Int4,
+        last_error -> Nullable<Text>,
+        response_status -> Nullable<Int4>,
+        job_id -> Nullable<Uuid>,
+        last_attempt_at -> Nullable<Timestamptz>,
+        delivered_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     pipelines (id) {
         id -> Uuid,
         tenant_id -> Uuid,
@@ -561,6 +602,9 @@ diesel::joinable!(environment_variables -> tenants (tenant_id));
 diesel::joinable!(environments -> tenants (tenant_id));
 diesel::joinable!(executions -> tenants (tenant_id));
 diesel::joinable!(hash_rules_state -> tenants (tenant_id));
+diesel::joinable!(notification_channels -> tenants (tenant_id));
+diesel::joinable!(notification_deliveries -> notification_channels (channel_id));
+diesel::joinable!(notification_deliveries -> tenants (tenant_id));
 diesel::joinable!(pipelines -> tenants (tenant_id));
 diesel::joinable!(promotions -> tenants (tenant_id));
 diesel::joinable!(revoked_tokens -> tenants (tenant_id));
@@ -592,6 +636,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     executions,
     hash_rules_state,
     job_events,
+    notification_channels,
+    notification_deliveries,
     pipelines,
     promotions,
     revoked_tokens,

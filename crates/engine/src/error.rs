@@ -71,6 +71,11 @@ pub enum EngineError {
     #[error("environment {environment}: the restore is incomplete: {detail}")]
     RestoreIncomplete { environment: String, detail: String },
 
+    /// A notification could not be delivered; `detail` names the delivery and the attempt and
+    /// never holds a secret. `retryable`: another attempt may succeed.
+    #[error("notification {detail}")]
+    Notification { detail: String, retryable: bool },
+
     /// A bug: an invariant the engine relies on did not hold, or a blocking task panicked.
     #[error("internal error: {0}")]
     Internal(String),
@@ -108,6 +113,7 @@ impl EngineError {
                     | wfops_git::GitError::Other { .. }
             ),
             EngineError::RestoreIncomplete { .. } => true,
+            EngineError::Notification { retryable, .. } => *retryable,
             EngineError::EnvironmentNotFound(_)
             | EngineError::GitNotConfigured { .. }
             | EngineError::Canonical(_)
@@ -146,6 +152,7 @@ impl EngineError {
             },
             EngineError::GitNotConfigured { .. } => K::GitNotConfigured,
             EngineError::RestoreIncomplete { .. } => K::N8nRequestFailed,
+            EngineError::Notification { .. } => K::NotificationFailed,
             EngineError::Canonical(_) => K::CanonicalRule,
             EngineError::Preflight(e) => {
                 use crate::preflight::PreflightError as P;
@@ -206,6 +213,8 @@ pub enum EngineErrorKind {
     SameSourceAndTarget,
     /// Selected workflows that the source environment does not hold.
     WorkflowsNotInSource,
+    /// A notification could not be delivered (only a job sees it).
+    NotificationFailed,
     /// A bug or a misconfigured installation.
     Internal,
 }

@@ -8,6 +8,7 @@ mod git_files;
 mod git_targets;
 pub mod jobs;
 pub mod linking;
+pub mod notify;
 pub mod onboarding;
 pub mod preflight;
 pub mod promotion;

@@ -279,6 +279,11 @@ pub async fn preflight(
     _tenant_id: Uuid,
     request: &PreflightRequest,
 ) -> Result<Preflight> {
+    if request.source_environment_id == request.target_environment_id {
+        return Err(PreflightError::SameEnvironment(request.source_environment_id).into());
+    }
+    // the request's shape (its pipeline and stage) before what it selects
+    let (stage_name, gate_flags, requires_approval) = stage(conn, request).await?;
     let sel = select(
         conn,
         request.source_environment_id,
@@ -286,7 +291,6 @@ pub async fn preflight(
         &request.workflow_ids,
     )
     .await?;
-    let (stage_name, gate_flags, requires_approval) = stage(conn, request).await?;
     let selected: HashSet<Uuid> = sel
         .source_workflows
         .iter()

@@ -678,3 +678,77 @@ async fn a_failed_revert_puts_back_what_it_wrote_and_leaves_the_incident_open() 
     assert!(fake.workflow(&extra).unwrap().is_some());
     assert_eq!(incident(&h, id).await.status, IncidentStatus::Detected);
 }
+
+/// An incident's creation, escalation and closing each reach the tenant's notification channels
+/// that want them, in the transaction that made them (docs/notifications.md).
+#[tokio::test]
+async fn incidents_notify_their_creation_escalation_and_closing() {
+    let (h, fake, ids, env, _dir) = onboarded_prod(3).await;
+    set_policy(&h, None, true, false).await;
+    h.test_db
+        .admin_execute(&format!(
+            "INSERT INTO notification_channels (tenant_id, name, kind, events, email_recipients)
+             VALUES ('{}', 'on-call', 'email',
+                     '[\"incident.created\", \"incident.escalated\", \"incident.closed\"]',
+                     '[\"oncall@example.com\"]')",
+            h.tenant
+        ))
+        .await
+        .unwrap();
+    let deliveries = |h: &Harness| {
+        let db = h.ctx.db.clone();
+        let tenant = h.tenant;
+        async move {
+            db.tenant_tx(tenant, |conn| {
+                async move {
+                    wfops_db::notifications::list_deliveries(conn, &Default::default(), 0, 50).await
+                }
+                .scope_boxed()
+            })
+            .await
+            .unwrap()
+            .0
+            .into_iter()
+            .map(|d| d.event_type.as_str().to_string())
+            .collect::<Vec<_>>()
+        }
+    };
+    let original = fake.workflow(&ids[0]).unwrap().unwrap();
+    fake.replace_content(&ids[0], &edited(&original), true)
+        .unwrap();
+    let r = run_check(&h, env).await;
+    let id = r.incident_id.expect("an incident opens");
+    assert_eq!(deliveries(&h).await, vec!["incident.created"]);
+
+    // a quarter of the TTL later: escalated
+    let later = Utc::now() + Duration::days(3);
+    let escalated = h
+        .ctx
+        .db
+        .tenant_tx(h.tenant, move |conn| {
+            async move { incidents::escalate_due(conn, later).await }.scope_boxed()
+        })
+        .await
+        .unwrap();
+    assert_eq!(escalated.len(), 1);
+    let mut seen = deliveries(&h).await;
+    seen.sort();
+    assert_eq!(seen, vec!["incident.created", "incident.escalated"]);
+
+    apply(
+        &h,
+        id,
+        Action::Close {
+            reason: Some("handled".into()),
+        },
+        false,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    let mut seen = deliveries(&h).await;
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec!["incident.closed", "incident.created", "incident.escalated"]
+    );
+}

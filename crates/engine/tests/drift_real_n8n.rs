@@ -320,9 +320,16 @@ async fn real_n8n_walkthrough_revert_restores_production_and_the_check_closes_th
     );
 
     // a revert restores production from Git; the follow-up check closes the incident
-    let report = reconcile::run(&h.ctx, tenant, incident, Resolution::Revert, None, &NoProgress)
-        .await
-        .unwrap();
+    let report = reconcile::run(
+        &h.ctx,
+        tenant,
+        incident,
+        Resolution::Revert,
+        None,
+        &NoProgress,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         report.incident_status,
         wfops_drift::IncidentStatus::Closed,

@@ -14,6 +14,7 @@ pub mod health;
 pub mod incidents;
 pub mod jobs;
 pub mod matrix;
+pub mod notifications;
 pub mod onboarding;
 pub mod pipelines;
 pub mod preflight;

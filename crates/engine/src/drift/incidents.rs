@@ -244,12 +244,15 @@ pub async fn decide_after_check(
     )
     .await?;
     match inserted {
-        Some(incident) => Ok(Decided {
-            decision: IncidentDecision::Created { severity },
-            incident_id: Some(incident.id),
-            open_status: Some(incident.status),
-            open_incident_id: Some(incident.id),
-        }),
+        Some(incident) => {
+            notify_incident(conn, &incident, IncidentEvent::Created).await?;
+            Ok(Decided {
+                decision: IncidentDecision::Created { severity },
+                incident_id: Some(incident.id),
+                open_status: Some(incident.status),
+                open_incident_id: Some(incident.id),
+            })
+        }
         // another transaction opened one first (the lock above only covers existing rows)
         None => {
             let open = db::open_incident_for_update(conn, environment_id).await?;
@@ -263,6 +266,48 @@ pub async fn decide_after_check(
     }
 }
 
+/// What a notification says about an incident (docs/notifications.md).
+async fn notify_incident(conn: &mut Conn, incident: &Incident, event: IncidentEvent) -> Result<()> {
+    let environment_name = match wfops_db::environments::get(conn, incident.environment_id).await {
+        Ok(env) => env.name,
+        Err(wfops_db::Error::NotFound) => incident.environment_id.to_string(),
+        Err(e) => return Err(e.into()),
+    };
+    let info = wfops_notify::event::IncidentInfo {
+        incident_id: incident.id,
+        environment_id: incident.environment_id,
+        environment_name,
+        severity: incident.severity.as_str().to_string(),
+        title: incident.title.clone(),
+        affected_workflows: incident
+            .affected_workflows
+            .as_array()
+            .map_or(0, |a| u32::try_from(a.len()).unwrap_or(u32::MAX)),
+    };
+    let event = match event {
+        IncidentEvent::Created => wfops_notify::Event::IncidentCreated(info),
+        IncidentEvent::Escalated(threshold_percent) => wfops_notify::Event::IncidentEscalated {
+            incident: info,
+            threshold_percent,
+        },
+        IncidentEvent::Closed(resolution) => wfops_notify::Event::IncidentClosed {
+            incident: info,
+            resolution,
+        },
+    };
+    crate::notify::emit(conn, incident.tenant_id, &event).await?;
+    Ok(())
+}
+
+/// The moments of an incident that its tenant's channels hear about.
+enum IncidentEvent {
+    Created,
+    /// The share of the TTL passed (25 or 75).
+    Escalated(u8),
+    /// How it ended.
+    Closed(String),
+}
+
 async fn close(
     conn: &mut Conn,
     incident: &Incident,
@@ -270,7 +315,7 @@ async fn close(
     details: Value,
     now: DateTime<Utc>,
 ) -> Result<Incident> {
-    Ok(db::update_incident(
+    let closed = db::update_incident(
         conn,
         incident.id,
         &IncidentChanges {
@@ -281,7 +326,9 @@ async fn close(
             ..Default::default()
         },
     )
-    .await?)
+    .await?;
+    notify_incident(conn, &closed, IncidentEvent::Closed("drift gone".into())).await?;
+    Ok(closed)
 }
 
 fn merge(existing: Option<Value>, add: Value) -> Value {
@@ -466,6 +513,13 @@ pub async fn apply(
     }
     let updated = db::update_incident(conn, incident_id, &c).await?;
     refresh_environment(conn, updated.environment_id).await?;
+    if incident.status.is_open() && updated.status == IncidentStatus::Closed {
+        let resolution = updated
+            .resolution_type
+            .clone()
+            .unwrap_or_else(|| "closed".into());
+        notify_incident(conn, &updated, IncidentEvent::Closed(resolution)).await?;
+    }
     Ok(updated)
 }
 
@@ -524,7 +578,7 @@ pub async fn escalate_due(conn: &mut Conn, now: DateTime<Utc>) -> Result<Vec<Esc
         if let Some(obj) = summary.as_object_mut() {
             obj.insert(format!("{}_at", to.as_str()), json!(now));
         }
-        db::update_incident(
+        let escalated = db::update_incident(
             conn,
             incident.id,
             &IncidentChanges {
@@ -534,6 +588,12 @@ pub async fn escalate_due(conn: &mut Conn, now: DateTime<Utc>) -> Result<Vec<Esc
             },
         )
         .await?;
+        let threshold = if to == EscalationLevel::CriticalOverdue {
+            75
+        } else {
+            25
+        };
+        notify_incident(conn, &escalated, IncidentEvent::Escalated(threshold)).await?;
         out.push(Escalated {
             incident_id: incident.id,
             environment_id: incident.environment_id,

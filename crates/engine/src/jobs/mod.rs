@@ -18,6 +18,7 @@
 //! | `snapshot_restore` | `{"snapshot_id": uuid, "environment_id": uuid}` | `env:<id>` | 60 min |
 //! | `drift_reconcile` | `{"incident_id": uuid, "environment_id": uuid, "resolution": "revert", "requested_by": uuid?}` | `env:<id>` | 30 min |
 //! | `drift_check` | `{"environment_id": uuid, "check_type": "scheduled"\|"manual"\|"webhook"\|"reconciliation"}` | `env:<id>` | 10 min |
+//! | `notification_delivery` | `{"delivery_id": uuid}` | none | 5 min |
 //!
 //! `promotion_deployment` and `snapshot_restore` never coalesce with a pending job
 //! ([`BackgroundJob::COALESCE_PENDING`]).
@@ -37,8 +38,8 @@ use crate::error::Result;
 
 pub use types::{
     reconcile_lock_key, DriftCheck, DriftReconcile, EnvironmentPayload, EnvironmentSync,
-    OnboardingInventory, PromotionDeployment, Reconcile, ReconcilePayload, RepositorySync,
-    SnapshotRestore,
+    NotificationDelivery, OnboardingInventory, PromotionDeployment, Reconcile, ReconcilePayload,
+    RepositorySync, SnapshotRestore,
 };
 
 pub const ENVIRONMENT_SYNC: &str = EnvironmentSync::JOB_TYPE;
@@ -50,8 +51,10 @@ pub const SNAPSHOT_RESTORE: &str = SnapshotRestore::JOB_TYPE;
 pub const DRIFT_CHECK: &str = DriftCheck::JOB_TYPE;
 pub const DRIFT_RECONCILE: &str = DriftReconcile::JOB_TYPE;
 
+pub const NOTIFICATION_DELIVERY: &str = NotificationDelivery::JOB_TYPE;
+
 /// Every job type the engine runs.
-pub const JOB_TYPES: [&str; 8] = [
+pub const JOB_TYPES: [&str; 9] = [
     ENVIRONMENT_SYNC,
     REPOSITORY_SYNC,
     ONBOARDING_INVENTORY,
@@ -60,6 +63,7 @@ pub const JOB_TYPES: [&str; 8] = [
     SNAPSHOT_RESTORE,
     DRIFT_CHECK,
     DRIFT_RECONCILE,
+    NOTIFICATION_DELIVERY,
 ];
 
 /// One type of background job. The value is the payload.
@@ -221,7 +225,7 @@ mod tests {
         assert_eq!(row.lock_key, Some(format!("reconcile:{tenant}")));
         assert_eq!(row.environment_id, None);
         assert_eq!(row.resource_type, None);
-        assert_eq!(JOB_TYPES.len(), 8);
+        assert_eq!(JOB_TYPES.len(), 9);
     }
 
     #[test]
@@ -242,6 +246,7 @@ mod tests {
         assert_eq!(row.job_type, "promotion_deployment");
         assert_eq!(row.lock_key, Some(format!("env:{e}")));
         assert_eq!(row.environment_id, Some(e));
+        assert_eq!(JOB_TYPES.len(), 9);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{BackgroundJob, JobRun};
 use crate::error::Result;
-use crate::{drift, env_sync, onboarding, promotion, reconcile, repo_sync, EngineCtx};
+use crate::{drift, env_sync, notify, onboarding, promotion, reconcile, repo_sync, EngineCtx};
 
 const MINUTE: u64 = 60;
 
@@ -244,5 +244,31 @@ impl BackgroundJob for DriftReconcile {
             job.progress,
         )
         .await
+    }
+}
+
+/// `notification_delivery`: one attempt of one notification delivery. No lock key: deliveries
+/// are independent of each other and of environments; a delivery row admits one attempt at a
+/// time by itself (its attempt is counted under a row lock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationDelivery {
+    pub delivery_id: Uuid,
+}
+
+#[async_trait::async_trait]
+impl BackgroundJob for NotificationDelivery {
+    const JOB_TYPE: &'static str = "notification_delivery";
+    // one HTTP request or SMTP session, each bounded by NOTIFY_TIMEOUT_SECONDS
+    const DEADLINE: Duration = Duration::from_secs(5 * MINUTE);
+    type Context = EngineCtx;
+    type Report = notify::DeliveryReport;
+
+    fn lock_key(&self, _tenant_id: Uuid) -> Option<String> {
+        None
+    }
+
+    async fn run(&self, ctx: &EngineCtx, job: &JobRun<'_>) -> Result<Self::Report> {
+        notify::deliver(ctx, job.tenant_id, self.delivery_id).await
     }
 }

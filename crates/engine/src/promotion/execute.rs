@@ -501,6 +501,18 @@ async fn finish(
                 .await?;
                 promotion_run::set_execution_result(conn, promotion_id, &result).await?;
                 jobs::enqueue(conn, tenant_id, &Reconcile {}).await?;
+                // the people who asked to be told hear of it exactly when the end commits
+                if deployment_to == DeploymentStatus::Failed {
+                    crate::notify::promotion_ended(
+                        conn,
+                        tenant_id,
+                        promotion_id,
+                        deployment_id,
+                        to == PromotionStatus::RolledBack,
+                        error.as_deref().unwrap_or("the deployment failed"),
+                    )
+                    .await?;
+                }
                 Ok::<_, wfops_db::Error>(())
             }
             .scope_boxed()

@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS notification_deliveries;
+DROP TABLE IF EXISTS notification_channels;
