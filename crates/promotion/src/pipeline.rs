@@ -115,8 +115,17 @@ pub fn parse_stages(value: &serde_json::Value) -> Result<Vec<Stage>, PipelineErr
                 }
             }
         }
+        // the optional members written as `null` mean the same as left out: the defaults
+        let mut item = item.clone();
+        if let Some(obj) = item.as_object_mut() {
+            for key in ["gates", "requireApproval"] {
+                if obj.get(key).is_some_and(serde_json::Value::is_null) {
+                    obj.remove(key);
+                }
+            }
+        }
         let stage: Stage =
-            serde_json::from_value(item.clone()).map_err(|e| PipelineError::InvalidStage {
+            serde_json::from_value(item).map_err(|e| PipelineError::InvalidStage {
                 index,
                 reason: e.to_string(),
             })?;
@@ -367,6 +376,18 @@ mod tests {
         .unwrap();
         assert!(g.allow_placeholder_credentials && !g.require_clean_drift);
         assert!(serde_json::from_str::<Gates>(r#"{"allowEverything": true}"#).is_err());
+    }
+
+    #[test]
+    fn null_optional_members_take_their_defaults() {
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let stages = parse_stages(&serde_json::json!([{
+            "name": "a-to-b", "source_environment_id": a, "target_environment_id": b,
+            "gates": null, "requireApproval": null
+        }]))
+        .unwrap();
+        assert_eq!(stages[0].gates, Gates::default());
+        assert!(!stages[0].require_approval);
     }
 
     #[test]
