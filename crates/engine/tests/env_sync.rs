@@ -218,7 +218,7 @@ async fn untracked_workflows_auto_link_by_hash_into_a_second_environment() {
     let prod = h.environment("prod", "production", &prod_fake).await;
     sync(&h, dev).await;
 
-    // Onboarding of dev (another helper's code) gives each workflow a canonical id and
+    // Onboarding of dev (not under test here) gives each workflow a canonical id and
     // registers its hash; stage that directly.
     let mut canonical = BTreeMap::new();
     for (i, id) in dev_ids.iter().enumerate() {
