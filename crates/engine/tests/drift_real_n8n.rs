@@ -39,44 +39,7 @@ async fn real_n8n_changed_and_extra_workflows_are_found_and_an_incident_opens() 
     };
     let h = harness().await;
     let tenant = h.tenant;
-    let enc = h.ctx.cipher.encrypt_str(&key).unwrap();
-    let env = h
-        .ctx
-        .db
-        .tenant_tx(tenant, move |conn| {
-            async move {
-                environments::insert(
-                    conn,
-                    &NewEnvironment {
-                        tenant_id: tenant,
-                        name: "prod",
-                        url: &url,
-                        provider: "n8n",
-                        environment_class: "production",
-                        api_key_encrypted: Some(&enc),
-                        drift_handling_mode: "warn_only",
-                        git_repo_url: None,
-                        git_branch: "main",
-                        git_folder: Some("prod"),
-                        git_token_encrypted: None,
-                    },
-                )
-                .await
-            }
-            .scope_boxed()
-        })
-        .await
-        .unwrap()
-        .id;
-    let dir = tempfile::tempdir().unwrap();
-    let remote = bare_remote(dir.path());
-    h.set_git(env, &file_url(&remote), "main", None).await;
-    h.test_db
-        .admin_execute(&format!(
-            "INSERT INTO drift_policies (tenant_id, auto_create_incidents) VALUES ('{tenant}', true)"
-        ))
-        .await
-        .unwrap();
+    let (env, _dir) = real_production(&h, url, &key).await;
 
     let provider = load_environment(&h.ctx, tenant, env)
         .await
