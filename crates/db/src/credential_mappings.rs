@@ -127,6 +127,7 @@ pub async fn for_pair(
     m::credential_mappings
         .filter(m::source_environment_id.eq(source))
         .filter(m::target_environment_id.eq(target))
+        .order((m::credential_type.asc(), m::source_credential_id.asc()))
         .select(CredentialMapping::as_select())
         .load(conn)
         .await

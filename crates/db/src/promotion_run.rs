@@ -1,8 +1,8 @@
 //! What executing a promotion writes and reads (docs/promotion.md#execution): status changes of
 //! the promotion and its deployment (each guarded by the status it moves from, so two runs can
 //! not both move it), the snapshot ids and result on the promotion, one `deployment_workflows`
-//! row per workflow written, the target's mappings kept equal to what the target holds, and the
-//! credential mappings and variables a transform needs. Tenant scoping by row-level security.
+//! row per workflow written, and the target's mappings kept equal to what the target holds.
+//! Tenant scoping by row-level security.
 
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
@@ -15,10 +15,7 @@ use wfops_promotion::{DeploymentStatus, PromotionStatus, RollbackOutcome, Workfl
 
 use crate::columns::ParsedOption;
 use crate::error::Error;
-use crate::schema::{
-    credential_mappings, deployment_workflows, deployments, environment_variables, promotions,
-    workflow_env_map,
-};
+use crate::schema::{deployment_workflows, deployments, promotions, workflow_env_map};
 use crate::workflows::Mapping;
 use crate::Conn;
 
@@ -298,59 +295,6 @@ pub async fn set_rollback_outcome(
         .execute(conn)
         .await?;
     Ok(())
-}
-
-/// A credential mapping from one environment to another.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
-#[diesel(table_name = credential_mappings, check_for_backend(Pg))]
-pub struct CredentialMappingRow {
-    pub credential_type: String,
-    pub source_credential_id: String,
-    pub source_credential_name: String,
-    pub target_credential_id: String,
-    pub target_credential_name: String,
-}
-
-/// Every credential mapping from `source` to `target`, as it is now.
-pub async fn credential_mappings(
-    conn: &mut Conn,
-    source: Uuid,
-    target: Uuid,
-) -> Result<Vec<CredentialMappingRow>, Error> {
-    credential_mappings::table
-        .filter(credential_mappings::source_environment_id.eq(source))
-        .filter(credential_mappings::target_environment_id.eq(target))
-        .order((
-            credential_mappings::credential_type.asc(),
-            credential_mappings::source_credential_id.asc(),
-        ))
-        .select(CredentialMappingRow::as_select())
-        .load(conn)
-        .await
-        .map_err(Error::from)
-}
-
-/// An environment variable as stored (`value` is the cipher text when `is_secret`).
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
-#[diesel(table_name = environment_variables, check_for_backend(Pg))]
-pub struct StoredVariable {
-    pub key: String,
-    pub value: String,
-    pub is_secret: bool,
-}
-
-/// Every variable of an environment.
-pub async fn variables(
-    conn: &mut Conn,
-    environment_id: Uuid,
-) -> Result<Vec<StoredVariable>, Error> {
-    environment_variables::table
-        .filter(environment_variables::environment_id.eq(environment_id))
-        .order(environment_variables::key.asc())
-        .select(StoredVariable::as_select())
-        .load(conn)
-        .await
-        .map_err(Error::from)
 }
 
 /// (id, slug, name) of these canonical workflows, in one query.

@@ -214,8 +214,9 @@ async fn prepare(
                         .into_iter()
                         .map(|(id, slug, name)| (id, (slug, name)))
                         .collect();
-                let creds = promotion_run::credential_mappings(conn, source_id, target_id).await?;
-                let vars = promotion_run::variables(conn, target_id).await?;
+                let creds =
+                    wfops_db::credential_mappings::for_pair(conn, source_id, target_id).await?;
+                let vars = wfops_db::environment_variables::list(conn, target_id).await?;
                 Ok::<_, wfops_db::Error>((s, t, canonicals, creds, vars))
             }
             .scope_boxed()
@@ -886,7 +887,7 @@ async fn retry_git(
                 .tenant_tx(tenant_id, move |conn| {
                     async move {
                         let row = wfops_db::snapshots::get(conn, id).await?;
-                        let vars = promotion_run::variables(conn, target_id).await?;
+                        let vars = wfops_db::environment_variables::list(conn, target_id).await?;
                         Ok::<_, wfops_db::Error>((row, vars))
                     }
                     .scope_boxed()
