@@ -32,20 +32,6 @@ pub struct SnapshotRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// A snapshot without its documents, for lists.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
-#[diesel(table_name = snapshots, check_for_backend(Pg))]
-pub struct SnapshotSummary {
-    pub id: Uuid,
-    pub environment_id: Uuid,
-    #[diesel(deserialize_as = crate::columns::Parsed<SnapshotKind>)]
-    pub snapshot_type: SnapshotKind,
-    pub workflow_count: i32,
-    pub notes: Option<String>,
-    pub created_by: Option<Uuid>,
-    pub created_at: DateTime<Utc>,
-}
-
 /// A snapshot to store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewSnapshot<'a> {
@@ -93,18 +79,56 @@ pub async fn get(conn: &mut Conn, id: Uuid) -> Result<SnapshotRow, Error> {
         .map_err(Error::from)
 }
 
-/// The snapshots of an environment, newest first, at most `limit`.
-pub async fn list_for_environment(
+/// A snapshot without its workflows payload (what lists show).
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = snapshots, check_for_backend(Pg))]
+pub struct SnapshotSummary {
+    pub id: Uuid,
+    pub environment_id: Uuid,
+    /// `pre_promotion`, `post_promotion` or `manual_backup`.
+    pub snapshot_type: String,
+    pub workflow_count: i32,
+    pub git_commit_sha: Option<String>,
+    pub notes: Option<String>,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One page of the bound tenant's snapshots (of one environment when given), newest first,
+/// without their payloads, and the total.
+pub async fn list_snapshots(
     conn: &mut Conn,
-    environment_id: Uuid,
+    environment_id: Option<Uuid>,
+    offset: i64,
     limit: i64,
-) -> Result<Vec<SnapshotSummary>, Error> {
-    snapshots::table
-        .filter(snapshots::environment_id.eq(environment_id))
-        .order((snapshots::created_at.desc(), snapshots::id.desc()))
-        .limit(limit)
+) -> Result<(Vec<SnapshotSummary>, i64), Error> {
+    let query = || {
+        let mut q = snapshots::table.into_boxed();
+        if let Some(id) = environment_id {
+            q = q.filter(snapshots::environment_id.eq(id));
+        }
+        q
+    };
+    let total: i64 = query().count().get_result(conn).await?;
+    let rows = query()
         .select(SnapshotSummary::as_select())
+        .order((snapshots::created_at.desc(), snapshots::id.desc()))
+        .offset(offset)
+        .limit(limit)
         .load(conn)
+        .await?;
+    Ok((rows, total))
+}
+
+/// Snapshot `id` of the bound tenant with its workflows payload.
+pub async fn get_snapshot(
+    conn: &mut Conn,
+    id: Uuid,
+) -> Result<(SnapshotSummary, serde_json::Value), Error> {
+    snapshots::table
+        .find(id)
+        .select((SnapshotSummary::as_select(), snapshots::workflows))
+        .first(conn)
         .await
         .map_err(Error::from)
 }

@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use wfops_db::promotions::{self, SnapshotSummary};
+use wfops_db::promotions;
 use wfops_db::snapshot_restores::{self, RestoreRow};
+use wfops_db::snapshots::{self, SnapshotSummary};
 use wfops_db::{Conn, ScopedFutureExt};
 use wfops_engine::jobs::{self as engine_jobs, SnapshotRestore};
 use wfops_tenancy::Role;
@@ -143,7 +144,7 @@ pub async fn list(
         .db
         .tenant_tx(auth.caller.tenant_id, |conn| {
             async move {
-                promotions::list_snapshots(conn, environment_id, page.offset(), page.limit()).await
+                snapshots::list_snapshots(conn, environment_id, page.offset(), page.limit()).await
             }
             .scope_boxed()
         })
@@ -173,7 +174,7 @@ pub async fn get(
         .db
         .tenant_tx(auth.caller.tenant_id, |conn| {
             async move {
-                match promotions::get_snapshot(conn, id).await {
+                match snapshots::get_snapshot(conn, id).await {
                     Ok(found) => Ok(found),
                     Err(wfops_db::Error::NotFound) => Err(snapshot_not_found(id)),
                     Err(e) => Err(ApiError::from(e)),
@@ -227,7 +228,7 @@ pub async fn restore(
         .db
         .tenant_tx(tenant_id, |conn| {
             async move {
-                let (snapshot, _) = match promotions::get_snapshot(conn, id).await {
+                let (snapshot, _) = match snapshots::get_snapshot(conn, id).await {
                     Ok(found) => found,
                     Err(wfops_db::Error::NotFound) => return Err(snapshot_not_found(id)),
                     Err(e) => return Err(e.into()),
