@@ -16,5 +16,6 @@ pub use model::{
 pub use provider::{list_all_executions, list_all_workflows, workflow_pages, WorkflowProvider};
 pub use wfops_config::Secret;
 pub use write_rules::{
-    apply_defaults, sanitize_for_write, sanitize_with_report, validate_write, N8nVersion, Sanitized,
+    apply_defaults, sanitize_for_write, sanitize_with_report, structure_problems, validate_write,
+    N8nVersion, Sanitized,
 };

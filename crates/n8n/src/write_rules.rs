@@ -14,6 +14,7 @@
 //! - [`validate_write`] answers exactly what n8n answers for a body, so the fake n8n server
 //!   rejects the same bodies with the same messages.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -27,7 +28,9 @@ use crate::error::ProviderError;
 /// - `V1`: n8n 1.x, transcribed from 1.123.81 (the last 1.x line). 2.0.0 ships the same schema.
 /// - `V2`: n8n 2.x from 2.20.0, which adds `description` and `pinData` as writable fields and
 ///   marks `isArchived`, `versionId`, `triggerCount` and `meta` read-only. Later 2.x releases
-///   (checked up to 2.41.3) accept a superset of it, so a V2 body is accepted by all of them.
+///   (checked up to 2.41.1) accept a superset of its schema, but they also check the workflow's
+///   structure after the schema ([`structure_problems`]): V2 applies that check too, so a V2
+///   body is accepted by all of them and the fake answers like the newest.
 ///
 /// A V1 body is accepted by every release from 1.123 on, which makes V1 the safe default when
 /// the version of an instance is unknown.
@@ -139,8 +142,9 @@ impl Kind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Write {
     Keep,
-    /// Accepted by the schema but owned by n8n: `shared` (ownership is managed by n8n and a
-    /// copied value carries read-only timestamps) and `activeVersion` (read-only object).
+    /// Accepted by the schema but never sent: `shared` (ownership is managed by n8n and a
+    /// copied value carries read-only timestamps), `activeVersion` (read-only object) and, for
+    /// 2.x, `description` (writable in 2.20, refused by 2.41).
     Drop,
 }
 
@@ -314,7 +318,8 @@ static WORKFLOW_V2: ObjectSchema = ObjectSchema {
     props: &[
         ro("id", Kind::String),
         p("name", Kind::String),
-        p("description", Kind::String),
+        // 2.20 accepts it, 2.41 refuses it as an unknown key: accepted here, never sent
+        dropped("description", Kind::String),
         ro("active", Kind::Boolean),
         ro("createdAt", Kind::String),
         ro("updatedAt", Kind::String),
@@ -466,6 +471,15 @@ pub fn sanitize_with_report(doc: &Value, version: N8nVersion) -> Result<Sanitize
         Some(value) => sanitize_settings(value, &mut removed)?,
     };
     out.insert("settings".to_string(), settings);
+    if version == N8nVersion::V2 {
+        let problems = problems_of(out.get("nodes"), out.get("connections"));
+        if !problems.is_empty() {
+            return Err(invalid(
+                "",
+                format!("has a structure n8n 2.x refuses: {}", problems.join("; ")),
+            ));
+        }
+    }
     if let Some(Value::String(name)) = out.get("name") {
         let chars = name.chars().count();
         if chars > MAX_NAME_CHARS {
@@ -624,7 +638,129 @@ fn type_problem(value: &Value, kind: Kind, nullable: bool) -> Option<String> {
 /// properties, then each declared property in turn; read-only before the property's own type).
 pub fn validate_write(body: &Value, version: N8nVersion) -> Result<(), WriteRejection> {
     validate_object(body, version.workflow_schema(), "request/body")
-        .map_err(WriteRejection::bad_request)
+        .map_err(WriteRejection::bad_request)?;
+    if version == N8nVersion::V2 {
+        let problems = structure_problems(body);
+        if !problems.is_empty() {
+            return Err(WriteRejection::bad_request(format!(
+                "Workflow structure is invalid. {}",
+                problems.join("; ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The structure check n8n 2.x runs on a write body after its schema accepted it, each problem
+/// worded as n8n words it (`<path> (<code>): <message>`), in n8n's order; empty when the
+/// structure holds.
+///
+/// Every node needs a non-empty `name` and `type` and a `position` of two numbers; when those
+/// hold, node names and the node ids that are present must be unique, and every connection's
+/// source key and target `node` must name an existing node. n8n addresses connections by node
+/// name, so an export whose connections are keyed by node ids (hundreds of real exports are)
+/// is refused by n8n 2.x although n8n 1.x stores it.
+pub fn structure_problems(body: &Value) -> Vec<String> {
+    problems_of(body.get("nodes"), body.get("connections"))
+}
+
+fn problems_of(nodes: Option<&Value>, connections: Option<&Value>) -> Vec<String> {
+    let nodes = nodes.and_then(Value::as_array);
+    let mut problems = Vec::new();
+    // the shape of every node first: n8n checks names and connections only on a sound shape
+    for (i, node) in nodes.into_iter().flatten().enumerate() {
+        for field in ["name", "type"] {
+            match node.get(field) {
+                Some(Value::String(v)) if !v.is_empty() => {}
+                Some(Value::String(_)) => problems.push(format!(
+                    "nodes[{i}].{field} (too_small): String must contain at least 1 character(s)"
+                )),
+                None => problems.push(format!("nodes[{i}].{field} (invalid_type): Required")),
+                Some(other) => problems.push(format!(
+                    "nodes[{i}].{field} (invalid_type): Expected string, received {}",
+                    zod_type(other)
+                )),
+            }
+        }
+        match node.get("position") {
+            None => problems.push(format!("nodes[{i}].position (invalid_type): Required")),
+            Some(Value::Array(p)) if p.len() == 2 && p.iter().all(Value::is_number) => {}
+            Some(_) => problems.push(format!(
+                "nodes[{i}].position (invalid_type): Expected a tuple of two numbers"
+            )),
+        }
+    }
+    if !problems.is_empty() {
+        return problems;
+    }
+    let mut names: HashMap<&str, usize> = HashMap::new();
+    let mut ids: HashMap<&str, &str> = HashMap::new();
+    for (i, node) in nodes.into_iter().flatten().enumerate() {
+        let name = node.get("name").and_then(Value::as_str).unwrap_or_default();
+        if let Some(id) = node.get("id").and_then(Value::as_str) {
+            match ids.get(id) {
+                Some(first) => problems.push(format!(
+                    "nodes[{i}].id (duplicate_node_id): Nodes \"{first}\" and \"{name}\" share the node ID \"{id}\""
+                )),
+                None => {
+                    ids.insert(id, name);
+                }
+            }
+        }
+        if names.contains_key(name) {
+            problems.push(format!(
+                "nodes[{i}].name (duplicate_node_name): Duplicate node name \"{name}\""
+            ));
+        } else {
+            names.insert(name, i);
+        }
+    }
+    let Some(Value::Object(connections)) = connections else {
+        return problems;
+    };
+    for (source, types) in connections {
+        if !names.contains_key(source.as_str()) {
+            problems.push(format!(
+                "connections.{source} (unknown_connection_source): Connection source \"{source}\" does not reference an existing node"
+            ));
+        }
+        let Value::Object(types) = types else {
+            continue;
+        };
+        for (kind, buckets) in types {
+            let Value::Array(buckets) = buckets else {
+                continue;
+            };
+            for (b, bucket) in buckets.iter().enumerate() {
+                let Value::Array(targets) = bucket else {
+                    continue;
+                };
+                for (t, target) in targets.iter().enumerate() {
+                    let Some(node) = target.get("node").and_then(Value::as_str) else {
+                        continue;
+                    };
+                    if !names.contains_key(node) {
+                        problems.push(format!(
+                            "connections.{source}.{kind}[{b}][{t}].node (unknown_connection_target): Connection target \"{node}\" does not reference an existing node"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// Zod's name of a JSON value's type, as its messages say it.
+fn zod_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
 }
 
 /// The name check n8n applies after schema validation. Create fails in Postgres, update in
@@ -738,6 +874,67 @@ mod tests {
             "connections": {},
             "settings": {"executionOrder": "v1"}
         })
+    }
+
+    /// The answers n8n 2.41.1 gave to these bodies, copied from the wire.
+    #[test]
+    fn v2_structure_check_answers_as_n8n_2_41() {
+        let node = |name: &str, id: Option<&str>| {
+            let mut n = json!({"name": name, "type": "n8n-nodes-base.noOp", "typeVersion": 1,
+                               "position": [0, 0], "parameters": {}});
+            if let Some(id) = id {
+                n["id"] = json!(id);
+            }
+            n
+        };
+        let body = json!({
+            "name": "p", "settings": {},
+            "nodes": [node("A", Some("x")), node("A", Some("x"))],
+            "connections": {"Z": {"main": [[{"node": "Q", "type": "main", "index": 0}], null]}}
+        });
+        assert_eq!(
+            validate_write(&body, N8nVersion::V2).unwrap_err().message,
+            "Workflow structure is invalid. nodes[1].id (duplicate_node_id): Nodes \"A\" and \"A\" share the node ID \"x\"; nodes[1].name (duplicate_node_name): Duplicate node name \"A\"; connections.Z (unknown_connection_source): Connection source \"Z\" does not reference an existing node; connections.Z.main[0][0].node (unknown_connection_target): Connection target \"Q\" does not reference an existing node"
+        );
+        // n8n 1.x stores the same body
+        assert!(validate_write(&body, N8nVersion::V1).is_ok());
+        let no_position = json!({
+            "name": "p", "settings": {}, "connections": {},
+            "nodes": [{"name": "A", "type": "n8n-nodes-base.noOp", "typeVersion": 1, "parameters": {}}]
+        });
+        assert_eq!(
+            validate_write(&no_position, N8nVersion::V2)
+                .unwrap_err()
+                .message,
+            "Workflow structure is invalid. nodes[0].position (invalid_type): Required"
+        );
+        let sound = json!({
+            "name": "p", "settings": {},
+            "nodes": [node("A", None), node("B", None)],
+            "connections": {"A": {"main": [[{"node": "B", "type": "main", "index": 0}], null]}}
+        });
+        assert!(validate_write(&sound, N8nVersion::V2).is_ok());
+        assert!(sanitize_for_write(&sound, N8nVersion::V2).is_ok());
+    }
+
+    #[test]
+    fn v2_sanitize_refuses_a_structure_n8n_2_refuses_before_anything_is_sent() {
+        let keyed_by_id = json!({
+            "name": "w",
+            "nodes": [{"id": "n1", "name": "Start", "type": "n8n-nodes-base.manualTrigger",
+                       "typeVersion": 1, "position": [0, 0], "parameters": {}},
+                      {"id": "n2", "name": "Set", "type": "n8n-nodes-base.set",
+                       "typeVersion": 1, "position": [200, 0], "parameters": {}}],
+            "connections": {"n1": {"main": [[{"node": "n2", "type": "main", "index": 0}]]}}
+        });
+        assert!(sanitize_for_write(&keyed_by_id, N8nVersion::V1).is_ok());
+        let e = sanitize_for_write(&keyed_by_id, N8nVersion::V2)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("n8n 2.x refuses") && e.contains("unknown_connection_source"),
+            "{e}"
+        );
     }
 
     fn with(extra: Value) -> Value {
@@ -907,7 +1104,8 @@ mod tests {
         assert_eq!(validate_write(&s.body, N8nVersion::V1), Ok(()));
 
         let v2 = sanitize_for_write(&doc, N8nVersion::V2).expect("sanitizes");
-        assert_eq!(v2["description"], json!("d"));
+        // 2.41 refuses a description that 2.20 accepts: never sent
+        assert!(v2.get("description").is_none());
         assert_eq!(v2["pinData"], json!({}));
         assert!(v2.get("versionId").is_none() && v2.get("meta").is_none());
         assert_eq!(validate_write(&v2, N8nVersion::V2), Ok(()));
@@ -974,12 +1172,21 @@ mod tests {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             panic!("fixtures folder {} is missing", dir.display());
         };
-        let mut count = 0;
+        let (mut count, mut refused_by_v2) = (0, 0);
         for entry in entries {
             let path = entry.expect("dir entry").path();
             let text = std::fs::read_to_string(&path).expect("fixture reads");
             let doc: Value = serde_json::from_str(&text).expect("fixture is JSON");
             for version in [N8nVersion::V1, N8nVersion::V2] {
+                // n8n 2.x refuses a broken structure (connections keyed by node ids, …), and
+                // sanitizing says so before anything is sent
+                let broken = !structure_problems(&doc).is_empty();
+                if version == N8nVersion::V2 && broken {
+                    let e = sanitize_for_write(&doc, version).expect_err("2.x refuses it");
+                    assert!(e.to_string().contains("n8n 2.x refuses"), "{e}");
+                    refused_by_v2 += 1;
+                    continue;
+                }
                 let body = sanitize_for_write(&doc, version)
                     .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
                 assert_eq!(validate_write(&body, version), Ok(()), "{}", path.display());
@@ -991,6 +1198,10 @@ mod tests {
             count += 1;
         }
         assert!(count > 1000, "only {count} fixtures found");
+        eprintln!("{refused_by_v2} of {count} fixtures have a structure n8n 2.x refuses");
+        // n8n 2.41.1, sent each fixture's sanitized body, refused exactly this many for their
+        // structure (and no other fixture for any reason)
+        assert_eq!(refused_by_v2, 645);
     }
 
     #[test]
